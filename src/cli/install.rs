@@ -1,0 +1,236 @@
+//! `lesion weights install`: fetch (or take) torchvision weights, verify them, and convert
+//! them to the web format the page and `lesion eval` read.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::source::{self, OFFICIAL_FILE, OFFICIAL_SHA256_PREFIX, OFFICIAL_URL};
+use crate::model::manifest::{self, Index, IndexEntry, Manifest};
+use crate::model::{ModelInfo, ModelKind, Weights, pth};
+
+#[derive(Args, Debug)]
+pub struct InstallArgs {
+    /// Convert this local torchvision .pth instead of downloading the official weights.
+    #[arg(long, value_name = "FILE.pth")]
+    from: Option<PathBuf>,
+    /// Name to install under (default: `official`, `demo`, or the file's stem).
+    #[arg(long)]
+    name: Option<String>,
+    /// Folder of installed weights (served by the site as `weights/`).
+    #[arg(long, default_value = "weights")]
+    dir: PathBuf,
+    /// The demo model, installed when the official weights cannot be downloaded.
+    #[arg(
+        long,
+        value_name = "FILE.pth",
+        default_value = "../shared/data/reference/alexnet_demo.pth"
+    )]
+    demo_from: PathBuf,
+    /// Where the official weights are downloaded from.
+    #[arg(long, default_value = OFFICIAL_URL)]
+    url: String,
+    /// Install the demo model without trying to download the official weights.
+    #[arg(long, conflicts_with = "from")]
+    demo: bool,
+    /// Make this model the one the page opens with (always so for the official/demo install).
+    #[arg(long)]
+    default: bool,
+}
+
+pub fn run(args: InstallArgs) -> anyhow::Result<()> {
+    let (pth_path, info, sha, make_default) = match &args.from {
+        Some(path) => {
+            let sha = source::file_sha256(path)?;
+            let info = source::pth_info(path, &sha, args.name.as_deref());
+            (path.clone(), info, sha, args.default)
+        }
+        None => match if args.demo {
+            Err(anyhow::anyhow!("--demo asks for the demo model"))
+        } else {
+            official_pth(&args)
+        } {
+            Ok(path) => {
+                let sha = source::file_sha256(&path)?;
+                let info = source::pth_info(&path, &sha, args.name.as_deref());
+                (path, info, sha, true)
+            }
+            Err(reason) => {
+                println!(
+                    "lesion: the official AlexNet weights are not available ({reason:#}); installing the DEMO model from {} instead",
+                    args.demo_from.display()
+                );
+                let sha = source::file_sha256(&args.demo_from)
+                    .context("the demo model is missing too: run from a checkout with ../shared beside it, or pass --from FILE.pth")?;
+                let info = ModelInfo {
+                    kind: ModelKind::Demo,
+                    name: args.name.clone().unwrap_or_else(|| "demo".into()),
+                    source: args
+                        .demo_from
+                        .file_name()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                };
+                (args.demo_from.clone(), info, sha, true)
+            }
+        },
+    };
+    validate_name(&info.name)?;
+    let target = args.dir.join(&info.name);
+    let manifest_path = target.join(manifest::MANIFEST_FILE);
+    if let Ok(existing) = source::open_manifest(&manifest_path) {
+        let text = std::fs::read_to_string(&manifest_path)?;
+        let m = Manifest::parse(&text, "")?;
+        if m.source_sha256.as_deref() == Some(sha.as_str()) && existing.info == info {
+            update_index(&args.dir, &m, make_default)?;
+            println!(
+                "lesion: {} is already installed in {}",
+                info.describe(),
+                target.display()
+            );
+            return Ok(());
+        }
+    }
+    let weights: Weights = pth::read_pth(&pth_path, info)?;
+    let (manifest, bytes) = manifest::encode(&weights, Some(sha));
+    std::fs::create_dir_all(&target)
+        .with_context(|| format!("{}: cannot create", target.display()))?;
+    write_atomic(&target.join(manifest::WEIGHTS_FILE), &bytes)?;
+    write_atomic(&manifest_path, manifest.to_json().as_bytes())?;
+    update_index(&args.dir, &manifest, make_default)?;
+    println!(
+        "lesion: installed {} ({} parameters, {:.1} MB f16) in {}",
+        manifest.model.describe(),
+        manifest.parameters,
+        bytes.len() as f64 / 1e6,
+        target.display()
+    );
+    Ok(())
+}
+
+/// Names become folder names and URL values: keep them plain.
+fn validate_name(name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    anyhow::ensure!(
+        ok,
+        "model name `{name}` must be 1-64 letters, digits, `_` or `-`"
+    );
+    Ok(())
+}
+
+/// The official `.pth`: already downloaded (by lesion or by torchvision), or fetched now.
+fn official_pth(args: &InstallArgs) -> anyhow::Result<PathBuf> {
+    let cache = PathBuf::from(".cache");
+    let mut candidates = vec![cache.join(OFFICIAL_FILE)];
+    let torch_home = std::env::var_os("TORCH_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/torch")));
+    if let Some(home) = torch_home {
+        candidates.push(home.join("hub/checkpoints").join(OFFICIAL_FILE));
+    }
+    for path in &candidates {
+        if path.is_file() && source::file_sha256(path)?.starts_with(OFFICIAL_SHA256_PREFIX) {
+            return Ok(path.clone());
+        }
+    }
+    std::fs::create_dir_all(&cache)
+        .with_context(|| format!("{}: cannot create", cache.display()))?;
+    let dest = cache.join(OFFICIAL_FILE);
+    download(&args.url, &dest)?;
+    Ok(dest)
+}
+
+/// Downloads `url` to `dest` with a progress bar, checking the sha256 prefix as torchvision does.
+fn download(url: &str, dest: &Path) -> anyhow::Result<()> {
+    use sha2::{Digest, Sha256};
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(15)))
+        .timeout_recv_body(Some(Duration::from_secs(600)))
+        .build()
+        .into();
+    let response = agent
+        .get(url)
+        .call()
+        .with_context(|| format!("cannot download {url}"))?;
+    let total = response
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let bar = ProgressBar::new(total.unwrap_or(0)).with_style(
+        ProgressStyle::with_template(
+            "{msg} {bar:40} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        )
+        .expect("valid template"),
+    );
+    bar.set_message(format!("downloading {OFFICIAL_FILE}"));
+    let partial = dest.with_extension("part");
+    let mut out = std::fs::File::create(&partial)
+        .with_context(|| format!("{}: cannot create", partial.display()))?;
+    let mut reader = response.into_body().into_reader();
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .with_context(|| format!("download of {url} broke off"))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])?;
+        bar.inc(n as u64);
+    }
+    bar.finish_and_clear();
+    let sha: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if !sha.starts_with(OFFICIAL_SHA256_PREFIX) {
+        let _ = std::fs::remove_file(&partial);
+        anyhow::bail!(
+            "{url}: sha256 {sha} does not start with {OFFICIAL_SHA256_PREFIX}; the download is corrupt"
+        );
+    }
+    std::fs::rename(&partial, dest)?;
+    Ok(())
+}
+
+/// Writes through a temporary file and a rename, so a failure never leaves half a file.
+fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("{}: cannot write", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))?;
+    Ok(())
+}
+
+/// Records the model in `index.json`, the list the page reads.
+fn update_index(dir: &Path, manifest: &Manifest, make_default: bool) -> anyhow::Result<()> {
+    let path = dir.join(manifest::INDEX_FILE);
+    let mut index = match std::fs::read_to_string(&path) {
+        Ok(text) => Index::parse(&text, &path.display().to_string()).unwrap_or_default(),
+        Err(_) => Index::default(),
+    };
+    let name = manifest.model.name.clone();
+    index.models.retain(|m| m.name != name);
+    index.models.push(IndexEntry {
+        name: name.clone(),
+        model: manifest.model.clone(),
+        manifest: format!("{name}/{}", manifest::MANIFEST_FILE),
+        bytes: manifest.weights_file().bytes,
+    });
+    index.models.sort_by(|a, b| a.name.cmp(&b.name));
+    if make_default || index.find(&index.default).is_none() {
+        index.default = name;
+    }
+    write_atomic(&path, serde_json::to_string_pretty(&index)?.as_bytes())
+}

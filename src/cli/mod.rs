@@ -1,0 +1,87 @@
+//! The native command line: `lesion weights install`, `lesion eval`.
+
+mod eval;
+mod install;
+pub mod source;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "lesion",
+    version,
+    about = "Damage a real ImageNet-trained AlexNet and watch it fail"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Manage the weights the site and the CLI use.
+    Weights {
+        #[command(subcommand)]
+        command: WeightsCommand,
+    },
+    /// Evaluate a model on a folder of sample images.
+    Eval(eval::EvalArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum WeightsCommand {
+    /// Download the official AlexNet weights (or convert a local .pth) into the web format.
+    Install(install::InstallArgs),
+}
+
+/// Where the model runs natively.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeviceChoice {
+    /// Burn's `flex` CPU backend.
+    Cpu,
+    /// Burn's wgpu backend (a GPU, or a software Vulkan such as lavapipe).
+    Wgpu,
+}
+
+impl DeviceChoice {
+    pub fn init(self) -> anyhow::Result<burn::prelude::Device> {
+        Ok(match self {
+            DeviceChoice::Cpu => burn::prelude::Device::flex(),
+            DeviceChoice::Wgpu => burn::prelude::Device::wgpu_options()
+                .init()
+                .map_err(|e| anyhow::anyhow!("no wgpu adapter could be opened: {e}"))?,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DeviceChoice::Cpu => "cpu (burn flex)",
+            DeviceChoice::Wgpu => "wgpu",
+        }
+    }
+}
+
+/// Default folder for installed weights, relative to the working directory.
+pub fn default_weights_dir() -> PathBuf {
+    PathBuf::from("weights")
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Weights {
+            command: WeightsCommand::Install(args),
+        } => install::run(args),
+        Command::Eval(args) => eval::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("lesion: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

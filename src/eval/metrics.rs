@@ -1,0 +1,169 @@
+//! Accuracy with honest uncertainty: top-1 / top-5 with 95% Wilson score intervals.
+
+use serde::Serialize;
+
+use super::run::LogitMatrix;
+
+/// z for a two-sided 95% interval.
+const Z95: f64 = 1.959_963_984_540_054;
+
+/// A confidence interval for a proportion.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Interval {
+    pub lo: f64,
+    pub hi: f64,
+}
+
+/// Wilson score interval for `k` successes in `n` trials (95%).
+pub fn wilson(k: usize, n: usize) -> Interval {
+    if n == 0 {
+        return Interval { lo: 0.0, hi: 1.0 };
+    }
+    let (k, n) = (k as f64, n as f64);
+    let p = k / n;
+    let z2 = Z95 * Z95;
+    let denom = 1.0 + z2 / n;
+    let centre = (p + z2 / (2.0 * n)) / denom;
+    let half = Z95 * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denom;
+    Interval {
+        lo: (centre - half).max(0.0),
+        hi: (centre + half).min(1.0),
+    }
+}
+
+/// The model's five best classes for one image, with softmax probabilities.
+/// Empty when the logits hold NaN or infinity: such an image counts as wrong.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Prediction {
+    pub top5: Vec<(usize, f32)>,
+}
+
+impl Prediction {
+    pub fn from_logits(row: &[f32]) -> Self {
+        if row.iter().any(|v| !v.is_finite()) {
+            return Self { top5: Vec::new() };
+        }
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f64 = row.iter().map(|v| ((v - max) as f64).exp()).sum();
+        let mut order: Vec<usize> = (0..row.len()).collect();
+        // Highest logit first; ties go to the lower class index, as torch.topk does on CPU.
+        order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+        let top5 = order
+            .into_iter()
+            .take(5)
+            .map(|c| (c, (((row[c] - max) as f64).exp() / sum) as f32))
+            .collect();
+        Self { top5 }
+    }
+
+    pub fn top1(&self) -> Option<usize> {
+        self.top5.first().map(|(c, _)| *c)
+    }
+
+    pub fn is_valid(&self) -> bool {
+        !self.top5.is_empty()
+    }
+}
+
+/// Accuracy over a sample set.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// Images evaluated.
+    pub n: usize,
+    /// Images with a known label (accuracy is over these).
+    pub labelled: usize,
+    pub top1: f64,
+    pub top1_ci: Interval,
+    pub top5: f64,
+    pub top5_ci: Interval,
+    /// Images whose logits held NaN or infinity.
+    pub non_finite: usize,
+    #[serde(skip)]
+    pub predictions: Vec<Prediction>,
+}
+
+impl Report {
+    pub fn new(logits: &LogitMatrix, labels: &[Option<usize>]) -> Self {
+        assert_eq!(logits.rows(), labels.len(), "one label slot per image");
+        let predictions: Vec<Prediction> = (0..logits.rows())
+            .map(|i| Prediction::from_logits(logits.row(i)))
+            .collect();
+        let mut labelled = 0;
+        let (mut hit1, mut hit5) = (0, 0);
+        for (p, label) in predictions.iter().zip(labels) {
+            let Some(label) = label else { continue };
+            labelled += 1;
+            if p.top1() == Some(*label) {
+                hit1 += 1;
+            }
+            if p.top5.iter().any(|(c, _)| c == label) {
+                hit5 += 1;
+            }
+        }
+        let frac = |k: usize| {
+            if labelled == 0 {
+                0.0
+            } else {
+                k as f64 / labelled as f64
+            }
+        };
+        Self {
+            n: logits.rows(),
+            labelled,
+            top1: frac(hit1),
+            top1_ci: wilson(hit1, labelled),
+            top5: frac(hit5),
+            top5_ci: wilson(hit5, labelled),
+            non_finite: predictions.iter().filter(|p| !p.is_valid()).count(),
+            predictions,
+        }
+    }
+
+    /// Correct top-1 answers, as a count.
+    pub fn top1_count(&self) -> usize {
+        (self.top1 * self.labelled as f64).round() as usize
+    }
+
+    pub fn top5_count(&self) -> usize {
+        (self.top5 * self.labelled as f64).round() as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_matches_known_values() {
+        // Reference values from the closed form (e.g. statsmodels proportion_confint, wilson).
+        let i = wilson(50, 100);
+        assert!(
+            (i.lo - 0.403_831).abs() < 1e-5 && (i.hi - 0.596_169).abs() < 1e-5,
+            "{i:?}"
+        );
+        let i = wilson(0, 10);
+        assert!(i.lo == 0.0 && (i.hi - 0.277_533).abs() < 1e-5, "{i:?}");
+        let i = wilson(10, 10);
+        assert!((i.lo - 0.722_467).abs() < 1e-5 && i.hi == 1.0, "{i:?}");
+    }
+
+    #[test]
+    fn nan_logits_are_wrong_predictions() {
+        let p = Prediction::from_logits(&[0.0, f32::NAN, 1.0]);
+        assert!(!p.is_valid());
+        assert_eq!(p.top1(), None);
+    }
+
+    #[test]
+    fn probabilities_sum_to_one_over_all_classes() {
+        let row: Vec<f32> = (0..10).map(|i| i as f32 * 0.3).collect();
+        let p = Prediction::from_logits(&row);
+        assert_eq!(p.top1(), Some(9));
+        assert_eq!(
+            p.top5.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+            vec![9, 8, 7, 6, 5]
+        );
+        let total: f32 = (0..10).map(|i| (row[i] - 2.7f32).exp()).sum::<f32>();
+        assert!((p.top5[0].1 - 1.0 / total).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,224 @@
+//! The web weight format: one f16 safetensors file plus a small JSON manifest that names
+//! the model, its tensors and the sha256 of every file. Same code natively and in wasm.
+
+use std::collections::BTreeMap;
+
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::weights::{Architecture, HostTensor, ModelInfo, Weights};
+use crate::error::{LesionError, Result};
+
+pub const MANIFEST_FORMAT: &str = "lesion-weights";
+pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const WEIGHTS_FILE: &str = "alexnet.safetensors";
+/// The list of installed models the page reads first.
+pub const INDEX_FILE: &str = "index.json";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Relative to the manifest.
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TensorEntry {
+    pub name: String,
+    pub shape: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub version: u32,
+    pub model: ModelInfo,
+    /// sha256 of the file the weights were converted from, when known.
+    pub source_sha256: Option<String>,
+    pub parameters: usize,
+    pub dtype: String,
+    pub files: Vec<FileEntry>,
+    pub tensors: Vec<TensorEntry>,
+}
+
+impl Manifest {
+    /// Parses and checks a manifest's text; `path` is only for messages.
+    pub fn parse(text: &str, path: &str) -> Result<Self> {
+        let manifest: Manifest = serde_json::from_str(text).map_err(|e| {
+            LesionError::weights(path, format!("not a lesion weight manifest: {e}"))
+        })?;
+        if manifest.format != MANIFEST_FORMAT || manifest.version != MANIFEST_VERSION {
+            return Err(LesionError::weights(
+                path,
+                format!(
+                    "unsupported manifest format {} v{} (expected {MANIFEST_FORMAT} v{MANIFEST_VERSION})",
+                    manifest.format, manifest.version
+                ),
+            ));
+        }
+        if manifest.files.len() != 1 {
+            return Err(LesionError::weights(
+                path,
+                "manifest must list exactly one weight file",
+            ));
+        }
+        Ok(manifest)
+    }
+
+    pub fn weights_file(&self) -> &FileEntry {
+        &self.files[0]
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a manifest always serialises")
+    }
+}
+
+/// One installed model, as the site's index lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    pub name: String,
+    pub model: ModelInfo,
+    /// Path of the manifest, relative to the index.
+    pub manifest: String,
+    pub bytes: u64,
+}
+
+/// `index.json`: which models are installed and which one the page opens with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Index {
+    pub default: String,
+    pub models: Vec<IndexEntry>,
+}
+
+impl Index {
+    pub fn parse(text: &str, path: &str) -> Result<Self> {
+        serde_json::from_str(text)
+            .map_err(|e| LesionError::weights(path, format!("not a lesion model index: {e}")))
+    }
+
+    pub fn find(&self, name: &str) -> Option<&IndexEntry> {
+        self.models.iter().find(|m| m.name == name)
+    }
+}
+
+/// Lower-case hex sha256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks `bytes` against a manifest entry: size first (a truncated download), then sha256.
+pub fn verify_file(entry: &FileEntry, bytes: &[u8], path: &str) -> Result<()> {
+    if bytes.len() as u64 != entry.bytes {
+        return Err(LesionError::weights(
+            path,
+            format!(
+                "is {} bytes, the manifest says {} (truncated or replaced file)",
+                bytes.len(),
+                entry.bytes
+            ),
+        ));
+    }
+    let actual = sha256_hex(bytes);
+    if actual != entry.sha256 {
+        return Err(LesionError::weights(
+            path,
+            format!(
+                "sha256 is {actual}, the manifest says {} (corrupted or replaced file)",
+                entry.sha256
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Encodes weights as f16 safetensors and describes them in a manifest.
+pub fn encode(weights: &Weights, source_sha256: Option<String>) -> (Manifest, Vec<u8>) {
+    let halves: BTreeMap<&str, (Vec<usize>, Vec<u8>)> = weights
+        .tensors
+        .iter()
+        .map(|(name, t)| {
+            let bytes = t
+                .data
+                .iter()
+                .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+                .collect();
+            (name.as_str(), (t.shape.clone(), bytes))
+        })
+        .collect();
+    let views = halves.iter().map(|(name, (shape, bytes))| {
+        let view = TensorView::new(Dtype::F16, shape.clone(), bytes)
+            .expect("shape and byte count agree by construction");
+        (*name, view)
+    });
+    let bytes = safetensors::serialize(views, None).expect("in-memory serialisation cannot fail");
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT.into(),
+        version: MANIFEST_VERSION,
+        model: weights.info.clone(),
+        source_sha256,
+        parameters: weights.num_parameters(),
+        dtype: "f16".into(),
+        files: vec![FileEntry {
+            path: WEIGHTS_FILE.into(),
+            bytes: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+        }],
+        tensors: weights
+            .tensors
+            .iter()
+            .map(|(name, t)| TensorEntry {
+                name: name.clone(),
+                shape: t.shape.clone(),
+            })
+            .collect(),
+    };
+    (manifest, bytes)
+}
+
+/// Decodes a safetensors file (f16, bf16 or f32) into host weights and checks the layout.
+pub fn decode(bytes: &[u8], info: ModelInfo, path: &str) -> Result<Weights> {
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| LesionError::weights(path, format!("not a valid safetensors file: {e}")))?;
+    let mut tensors = BTreeMap::new();
+    for (name, view) in st.iter() {
+        let raw = view.data();
+        let data: Vec<f32> = match view.dtype() {
+            Dtype::F32 => raw
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            Dtype::F16 => raw
+                .chunks_exact(2)
+                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            Dtype::BF16 => raw
+                .chunks_exact(2)
+                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+                .collect(),
+            other => {
+                return Err(LesionError::weights(
+                    path,
+                    format!("tensor `{name}` has dtype {other:?}; expected F32, F16 or BF16"),
+                ));
+            }
+        };
+        tensors.insert(
+            name.to_string(),
+            HostTensor::new(view.shape().to_vec(), data),
+        );
+    }
+    let weights = Weights { info, tensors };
+    Architecture::from_weights(&weights)?;
+    Ok(weights)
+}
+
+/// Verifies the weight bytes against the manifest, then decodes them.
+pub fn load_verified(manifest: &Manifest, bytes: &[u8], path: &str) -> Result<Weights> {
+    verify_file(manifest.weights_file(), bytes, path)?;
+    decode(bytes, manifest.model.clone(), path)
+}

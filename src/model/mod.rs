@@ -1,0 +1,10 @@
+//! AlexNet as a Burn module, in torchvision's layout, with widths read from the weights.
+
+mod alexnet;
+pub mod manifest;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod pth;
+pub mod weights;
+
+pub use alexnet::AlexNet;
+pub use weights::{Architecture, HostTensor, Layer, ModelInfo, ModelKind, Weights};

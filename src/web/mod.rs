@@ -1,0 +1,35 @@
+//! The web page (wasm32 only): Leptos components over the engine. Nothing here computes
+//! results; it fetches files, hands them to the engine and shows what comes back.
+
+mod app;
+mod backend;
+mod fetch;
+mod loader;
+
+/// Installs a panic hook that shows the panic in the page, then mounts the app.
+pub fn mount() {
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        show_fatal(&format!("lesion stopped with an internal error: {info}"));
+    }));
+    leptos::mount::mount_to_body(app::App);
+}
+
+/// Writes a message into the page's fatal-error box, outside Leptos (which may be gone).
+fn show_fatal(message: &str) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    if let Some(el) = document.get_element_by_id("fatal") {
+        el.set_text_content(Some(message));
+        let _ = el.set_attribute("class", "fatal shown");
+    }
+}
+
+/// The page's query string value for `key`, if any.
+fn query(key: &str) -> Option<String> {
+    let search = web_sys::window()?.location().search().ok()?;
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get(key)
+}

@@ -1,0 +1,92 @@
+//! Shared helpers for the integration tests: where the reference data lives, and readers
+//! for PyTorch's reference outputs.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use lesion::eval::preprocess::{IMAGE_LEN, normalise};
+use lesion::eval::{Sample, SampleSet};
+
+/// `../shared/data` beside the checkout (CI lays it there).
+pub fn data() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    assert!(
+        dir.is_dir(),
+        "the reference data is expected at {}",
+        dir.display()
+    );
+    dir
+}
+
+pub fn reference(file: &str) -> PathBuf {
+    data().join("reference").join(file)
+}
+
+/// A named tensor from a safetensors file, as f32 (from f32 or i64 storage) plus its shape.
+pub fn read_tensor(path: &std::path::Path, name: &str) -> (Vec<usize>, Vec<f64>) {
+    let bytes = std::fs::read(path).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let view = st.tensor(name).unwrap();
+    let values = match view.dtype() {
+        safetensors::Dtype::F32 => view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+            .collect(),
+        safetensors::Dtype::I64 => view
+            .data()
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as f64)
+            .collect(),
+        safetensors::Dtype::U8 => view.data().iter().map(|v| *v as f64).collect(),
+        other => panic!("unexpected dtype {other:?}"),
+    };
+    (view.shape().to_vec(), values)
+}
+
+/// PyTorch's own 224x224 centre crops of `images_100` (u8 HWC), in sorted file order.
+pub fn torch_crops() -> Vec<Vec<u8>> {
+    let (shape, values) = read_tensor(&reference("crops_100.safetensors"), "crops");
+    assert_eq!(shape, vec![100, 224, 224, 3]);
+    values
+        .chunks_exact(224 * 224 * 3)
+        .map(|c| c.iter().map(|v| *v as u8).collect())
+        .collect()
+}
+
+/// The crops as a sample set (no decoding involved), labelled from the sorted file names.
+pub fn torch_crop_set() -> SampleSet {
+    let files = sorted_files("images_100");
+    let samples = torch_crops()
+        .iter()
+        .zip(files)
+        .map(|(crop, file)| {
+            let pixels = normalise(crop);
+            assert_eq!(pixels.len(), IMAGE_LEN);
+            Sample {
+                label: lesion::eval::samples::label_from_file_name(&file),
+                file,
+                pixels,
+            }
+        })
+        .collect();
+    SampleSet { samples }
+}
+
+pub fn sorted_files(folder: &str) -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(data().join(folder))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    files
+}
+
+/// Largest absolute difference between two equally long sequences.
+pub fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - y).abs())
+        .fold(0.0, f64::max)
+}
