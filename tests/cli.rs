@@ -1,5 +1,6 @@
 //! The `lesion` command line, run as a user would: install, eval, and every kind of bad
 //! input, each of which must fail with a clear message naming the file, never a panic.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

@@ -3,6 +3,7 @@
 //! Needs `trunk build` output with the demo model installed, and chromedriver: `./dev test`
 //! provides both and runs these with `--ignored`. `LESION_SITE` names the built site
 //! (default `dist`).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! lesion's model and preprocessing against PyTorch's own outputs (../shared/data/reference).
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

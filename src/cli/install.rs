@@ -49,35 +49,44 @@ pub fn run(args: InstallArgs) -> anyhow::Result<()> {
             let info = source::pth_info(path, &sha, args.name.as_deref());
             (path.clone(), info, sha, args.default)
         }
-        None => match if args.demo {
-            Err(anyhow::anyhow!("--demo asks for the demo model"))
-        } else {
-            official_pth(&args)
-        } {
-            Ok(path) => {
-                let sha = source::file_sha256(&path)?;
-                let info = source::pth_info(&path, &sha, args.name.as_deref());
-                (path, info, sha, true)
+        None => {
+            let official = if args.demo {
+                None
+            } else {
+                match official_pth(&args) {
+                    Ok(path) => Some(path),
+                    Err(reason) => {
+                        println!(
+                            "lesion: the official AlexNet weights are not available ({reason:#}); installing the DEMO model from {} instead",
+                            args.demo_from.display()
+                        );
+                        None
+                    }
+                }
+            };
+            match official {
+                Some(path) => {
+                    let sha = source::file_sha256(&path)?;
+                    let info = source::pth_info(&path, &sha, args.name.as_deref());
+                    (path, info, sha, true)
+                }
+                None => {
+                    let sha = source::file_sha256(&args.demo_from).context(
+                        "the demo model is missing: run from a checkout with ../shared beside it, or pass --from FILE.pth",
+                    )?;
+                    let info = ModelInfo {
+                        kind: ModelKind::Demo,
+                        name: args.name.clone().unwrap_or_else(|| "demo".into()),
+                        source: args
+                            .demo_from
+                            .file_name()
+                            .map(|s| s.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                    };
+                    (args.demo_from.clone(), info, sha, true)
+                }
             }
-            Err(reason) => {
-                println!(
-                    "lesion: the official AlexNet weights are not available ({reason:#}); installing the DEMO model from {} instead",
-                    args.demo_from.display()
-                );
-                let sha = source::file_sha256(&args.demo_from)
-                    .context("the demo model is missing too: run from a checkout with ../shared beside it, or pass --from FILE.pth")?;
-                let info = ModelInfo {
-                    kind: ModelKind::Demo,
-                    name: args.name.clone().unwrap_or_else(|| "demo".into()),
-                    source: args
-                        .demo_from
-                        .file_name()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                };
-                (args.demo_from.clone(), info, sha, true)
-            }
-        },
+        }
     };
     validate_name(&info.name)?;
     let target = args.dir.join(&info.name);

@@ -156,7 +156,7 @@ fn ImageGrid(loaded: Arc<Loaded>) -> impl IntoView {
                 <figure class=class data-file=file.clone()>
                     <img src=format!("samples/{file}") alt=truth.to_string() loading="lazy" width="112" height="112" />
                     <figcaption>
-                        <span class="mark" aria-label=if correct { "correct" } else { "wrong" }>
+                        <span class="mark" aria-label={if correct { "correct" } else { "wrong" }}>
                             {if correct { "✓" } else { "✗" }}
                         </span>
                         <span class="guess">{guess}</span>

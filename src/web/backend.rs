@@ -62,7 +62,7 @@ pub async fn choose(force_cpu: bool) -> Backend {
                     limits.max_storage_buffer_binding_size / (1 << 20)
                 ),
                 is_gpu: true,
-                max_binding: limits.max_storage_buffer_binding_size as u64,
+                max_binding: limits.max_storage_buffer_binding_size,
                 notice: None,
             }
         }
