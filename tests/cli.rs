@@ -70,6 +70,13 @@ fn install_tiny(dir: &Path) -> PathBuf {
     weights.join("tiny")
 }
 
+fn eval_on(weights: &Path, samples: &Path, cwd: &Path) -> Output {
+    lesion(
+        &["eval", "--weights", s(weights), "--samples", s(samples)],
+        cwd,
+    )
+}
+
 fn eval_json(weights: &Path, samples: &Path, cwd: &Path) -> serde_json::Value {
     let out = lesion(
         &[
@@ -400,28 +407,10 @@ fn manifest_with_wrong_sha256_is_a_clear_error() {
     let last = bytes.len() - 1;
     bytes[last] ^= 0x55;
     std::fs::write(&file, &bytes).unwrap();
-    let out = lesion(
-        &[
-            "eval",
-            "--weights",
-            s(&tiny),
-            "--samples",
-            s(&data().join("images_100")),
-        ],
-        tmp.path(),
-    );
+    let out = eval_on(&tiny, &data().join("images_100"), tmp.path());
     assert_fails_with(&out, &["alexnet.safetensors", "sha256"]);
     std::fs::write(&file, &bytes[..1000]).unwrap();
-    let out = lesion(
-        &[
-            "eval",
-            "--weights",
-            s(&tiny),
-            "--samples",
-            s(&data().join("images_100")),
-        ],
-        tmp.path(),
-    );
+    let out = eval_on(&tiny, &data().join("images_100"), tmp.path());
     assert_fails_with(&out, &["alexnet.safetensors", "truncated"]);
 }
 

@@ -63,6 +63,9 @@ struct Browser {
 
 impl Browser {
     async fn start() -> Self {
+        // Two TLS backends are linked (ureq's and fantoccini's): name one. WebDriver here is
+        // plain HTTP on loopback, so it only has to exist.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let site = site();
         let http = free_port();
         let server = Command::new("python3")
@@ -137,6 +140,14 @@ impl Browser {
         el.attr(name).await.unwrap().unwrap_or_default()
     }
 
+    /// Saves a screenshot of the page under `target/screenshots/`, for review.
+    async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
     async fn text(&self, css: &str) -> String {
         self.client
             .find(Locator::Css(css))
@@ -203,6 +214,7 @@ async fn page_shows_the_demo_models_top1_equal_to_the_cli_on_webgpu_and_cpu() {
             .await
             .unwrap();
         assert_eq!(cards.len(), 100);
+        browser.screenshot(shot).await;
     }
     browser.client.close().await.unwrap();
 }

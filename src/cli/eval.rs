@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use super::{DeviceChoice, source};
-use crate::eval::{Report, SampleSet, evaluate};
+use crate::eval::{Interval, Report, SampleSet, evaluate};
 use crate::model::AlexNet;
 
 #[derive(Args, Debug)]
@@ -77,22 +77,19 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             report.labelled,
             args.samples.display()
         );
-        let pct = |v: f64| v * 100.0;
-        println!(
-            "top-1:   {:.1}%  (95% CI {:.1}-{:.1}%, {}/{})",
-            pct(report.top1),
-            pct(report.top1_ci.lo),
-            pct(report.top1_ci.hi),
+        print_accuracy(
+            "top-1",
+            report.top1,
+            report.top1_ci,
             report.top1_count(),
-            report.labelled
+            report.labelled,
         );
-        println!(
-            "top-5:   {:.1}%  (95% CI {:.1}-{:.1}%, {}/{})",
-            pct(report.top5),
-            pct(report.top5_ci.lo),
-            pct(report.top5_ci.hi),
+        print_accuracy(
+            "top-5",
+            report.top5,
+            report.top5_ci,
             report.top5_count(),
-            report.labelled
+            report.labelled,
         );
         if report.non_finite > 0 {
             println!(
@@ -102,4 +99,13 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn print_accuracy(name: &str, value: f64, ci: Interval, count: usize, of: usize) {
+    println!(
+        "{name}:   {:.1}%  (95% CI {:.1}-{:.1}%, {count}/{of})",
+        value * 100.0,
+        ci.lo * 100.0,
+        ci.hi * 100.0
+    );
 }

@@ -127,7 +127,7 @@ pub async fn load(
     drop(weights);
 
     step("Loading the sample images", None, String::new());
-    let list = fetch::text(&format!("{SAMPLES_DIR}/index.txt")).await?;
+    let list = fetch::text("samples.txt").await?;
     let names: Vec<&str> = list
         .lines()
         .map(str::trim)
@@ -140,7 +140,7 @@ pub async fn load(
             .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
         {
             return Err(format!(
-                "samples/index.txt lists an unexpected file name: {name:?}"
+                "samples.txt lists an unexpected file name: {name:?}"
             ));
         }
         let data = fetch::bytes(&format!("{SAMPLES_DIR}/{name}"), |_, _| {}).await?;
