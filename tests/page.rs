@@ -179,9 +179,9 @@ fn cli_top1(weights: &std::path::Path) -> f64 {
 async fn page_shows_the_demo_models_top1_equal_to_the_cli_on_webgpu_and_cpu() {
     let expected = cli_top1(&site().join("weights/demo"));
     let browser = Browser::start().await;
-    for (query, gpu) in [
-        ("?model=demo", "true"),
-        ("?model=demo&backend=cpu", "false"),
+    for (query, gpu, shot) in [
+        ("?model=demo", "true", "intact-webgpu"),
+        ("?model=demo&backend=cpu", "false", "intact-cpu"),
     ] {
         let took = browser.open(query).await;
         let state = browser.attr("main > section", "data-state").await;
