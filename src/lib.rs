@@ -7,6 +7,7 @@
 pub mod error;
 pub mod eval;
 pub mod model;
+pub mod perturb;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;

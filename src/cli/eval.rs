@@ -10,6 +10,7 @@ use serde_json::json;
 use super::{DeviceChoice, source};
 use crate::eval::{Interval, Report, SampleSet, evaluate};
 use crate::model::AlexNet;
+use crate::perturb::{self, Settings};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -27,10 +28,29 @@ pub struct EvalArgs {
     dump_logits: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceChoice,
+    /// Damage a layer, e.g. `conv1=drop:0.7` (kinds: drop, prune, units, noise, bitflip).
+    #[arg(long = "set", value_name = "LAYER=KIND:AMOUNT")]
+    set: Vec<String>,
+    /// Seed of every random choice the damage makes.
+    #[arg(long, default_value = "0", value_parser = parse_seed)]
+    seed: u64,
+}
+
+fn parse_seed(text: &str) -> Result<u64, String> {
+    Settings::parse_seed(text).map_err(|e| e.to_string())
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
-    let weights = source::open(&args.weights)?;
+    let mut settings = Settings {
+        seed: args.seed,
+        ..Settings::default()
+    };
+    for text in &args.set {
+        settings
+            .set(text)
+            .with_context(|| format!("--set {text}"))?;
+    }
+    let weights = perturb::apply(&source::open(&args.weights)?, &settings);
     let samples = SampleSet::load_dir(&args.samples)?;
     let device = args.device.init()?;
     let model = AlexNet::from_weights(&weights, &device)?;
@@ -57,6 +77,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         let value = json!({
             "model": weights.info,
             "model_description": weights.info.describe(),
+            "seed": settings.seed,
+            "damage": settings.to_texts(),
             "device": args.device.name(),
             "samples": args.samples.display().to_string(),
             "n": report.n,
@@ -71,6 +93,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     } else {
         println!("model:   {}", weights.info.describe());
         println!("device:  {}", args.device.name());
+        if !settings.layers.is_empty() {
+            println!("damage:  {settings}");
+        }
         println!(
             "images:  {} ({} labelled) from {}",
             report.n,

@@ -1,0 +1,9 @@
+//! Damage: what a perturbation is (settings and their text form), the counter-based hash
+//! every random choice comes from, and applying damage to host weights.
+
+mod apply;
+pub mod hash;
+mod settings;
+
+pub use apply::apply;
+pub use settings::{Damage, Kind, Settings, SettingsError};

@@ -1,0 +1,195 @@
+//! Damage settings: a seed plus, per layer, one kind and one amount, with a text form
+//! (`conv1=drop:0.7`) shared by the CLI's `--set` and share links.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use thiserror::Error;
+
+use crate::model::Layer;
+
+/// What is done to a layer's weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Remove a random fraction p of the weights (set to 0).
+    Drop,
+    /// Remove the fraction p of the weights with the smallest magnitude.
+    Prune,
+    /// Knock out a random fraction p of whole output units (weights and bias).
+    Units,
+    /// Add Gaussian noise with std = a x (std of the layer's weights).
+    Noise,
+    /// Flip every bit of every f32 weight independently with probability p.
+    Bitflip,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Drop,
+        Kind::Prune,
+        Kind::Units,
+        Kind::Noise,
+        Kind::Bitflip,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Drop => "drop",
+            Kind::Prune => "prune",
+            Kind::Units => "units",
+            Kind::Noise => "noise",
+            Kind::Bitflip => "bitflip",
+        }
+    }
+
+    /// The largest amount that makes sense: a fraction for all but noise (a multiple of std).
+    pub fn max_amount(self) -> f64 {
+        match self {
+            Kind::Noise => 10.0,
+            _ => 1.0,
+        }
+    }
+}
+
+/// Why a setting was refused. Each message says what was wrong and what is allowed.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum SettingsError {
+    #[error("empty setting (expected LAYER=KIND:AMOUNT, e.g. conv1=drop:0.7)")]
+    Empty,
+    #[error("`{0}` is not LAYER=KIND:AMOUNT (e.g. conv1=drop:0.7)")]
+    Shape(String),
+    #[error("unknown layer `{0}` (expected conv1..conv5 or fc6..fc8)")]
+    Layer(String),
+    #[error("unknown damage kind `{0}` (expected drop, prune, units, noise or bitflip)")]
+    Kind(String),
+    #[error("amount `{0}` is not a number")]
+    NotANumber(String),
+    #[error("amount {amount} is out of range for {kind} (0 to {max})")]
+    Range {
+        kind: &'static str,
+        amount: f64,
+        max: f64,
+    },
+    #[error("seed `{0}` is not a whole number from 0 to 18446744073709551615")]
+    Seed(String),
+}
+
+/// One layer's damage.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Damage {
+    pub kind: Kind,
+    pub amount: f64,
+}
+
+impl Damage {
+    pub fn new(kind: Kind, amount: f64) -> Result<Self, SettingsError> {
+        if !amount.is_finite() || amount < 0.0 || amount > kind.max_amount() {
+            return Err(SettingsError::Range {
+                kind: kind.name(),
+                amount,
+                max: kind.max_amount(),
+            });
+        }
+        Ok(Self { kind, amount })
+    }
+
+    /// Damage that changes nothing (amount 0).
+    pub fn is_none(&self) -> bool {
+        self.amount == 0.0
+    }
+}
+
+impl FromStr for Kind {
+    type Err = SettingsError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| SettingsError::Kind(s.chars().take(40).collect()))
+    }
+}
+
+impl FromStr for Damage {
+    type Err = SettingsError;
+    /// `drop:0.7`
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (kind, amount) = s
+            .split_once(':')
+            .ok_or_else(|| SettingsError::Shape(s.chars().take(40).collect()))?;
+        let kind: Kind = kind.trim().parse()?;
+        let amount: f64 = amount
+            .trim()
+            .parse()
+            .map_err(|_| SettingsError::NotANumber(amount.chars().take(40).collect()))?;
+        Damage::new(kind, amount)
+    }
+}
+
+impl fmt::Display for Damage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.kind.name(), self.amount)
+    }
+}
+
+impl FromStr for Layer {
+    type Err = SettingsError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Layer::ALL
+            .into_iter()
+            .find(|l| l.name() == s)
+            .ok_or_else(|| SettingsError::Layer(s.chars().take(40).collect()))
+    }
+}
+
+/// A seed and the damage of each layer (layers not listed are intact).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Settings {
+    pub seed: u64,
+    pub layers: BTreeMap<Layer, Damage>,
+}
+
+impl Settings {
+    pub fn parse_seed(text: &str) -> Result<u64, SettingsError> {
+        text.trim()
+            .parse()
+            .map_err(|_| SettingsError::Seed(text.chars().take(40).collect()))
+    }
+
+    /// Applies one `LAYER=KIND:AMOUNT` setting; a later setting of a layer replaces an earlier.
+    pub fn set(&mut self, text: &str) -> Result<(), SettingsError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(SettingsError::Empty);
+        }
+        let (layer, damage) = text
+            .split_once('=')
+            .ok_or_else(|| SettingsError::Shape(text.chars().take(40).collect()))?;
+        let layer: Layer = layer.trim().parse()?;
+        let damage: Damage = damage.parse()?;
+        if damage.is_none() {
+            self.layers.remove(&layer);
+        } else {
+            self.layers.insert(layer, damage);
+        }
+        Ok(())
+    }
+
+    /// The settings as `--set` texts, in layer order.
+    pub fn to_texts(&self) -> Vec<String> {
+        self.layers
+            .iter()
+            .map(|(l, d)| format!("{}={d}", l.name()))
+            .collect()
+    }
+}
+
+impl fmt::Display for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "seed={}", self.seed)?;
+        for text in self.to_texts() {
+            write!(f, " {text}")?;
+        }
+        Ok(())
+    }
+}
