@@ -5,26 +5,23 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 
 fn logits(device: &str, dir: &std::path::Path) -> Vec<f32> {
     let out_file = dir.join(format!("{device}.safetensors"));
-    let out = Command::new(env!("CARGO_BIN_EXE_lesion"))
-        .args(["eval", "--device", device, "--samples"])
-        .arg(data().join("images_100"))
-        .arg("--weights")
-        .arg(reference("alexnet_demo.pth"))
-        .arg("--dump-logits")
-        .arg(&out_file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let samples = data().join("images_100");
+    let weights = reference("alexnet_demo.pth");
+    lesion_ok(&[
+        "eval".as_ref(),
+        "--device".as_ref(),
+        device.as_ref(),
+        "--samples".as_ref(),
+        samples.as_os_str(),
+        "--weights".as_ref(),
+        weights.as_os_str(),
+        "--dump-logits".as_ref(),
+        out_file.as_os_str(),
+    ]);
     read_tensor(&out_file, "logits")
         .1
         .iter()

@@ -160,16 +160,14 @@ impl Browser {
 }
 
 fn cli_top1(weights: &std::path::Path) -> f64 {
-    let out = Command::new(env!("CARGO_BIN_EXE_lesion"))
-        .args(["eval", "--json", "--samples", "public/samples", "--weights"])
-        .arg(weights)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::lesion_ok(&[
+        "eval".as_ref(),
+        "--json".as_ref(),
+        "--samples".as_ref(),
+        "public/samples".as_ref(),
+        "--weights".as_ref(),
+        weights.as_os_str(),
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v["top1"].as_f64().unwrap()
 }

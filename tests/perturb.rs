@@ -154,24 +154,22 @@ fn masks_are_nested_deterministic_and_seeded() {
 
 #[test]
 fn units_at_one_on_conv1_makes_every_prediction_identical() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lesion"))
-        .args(["eval", "--json", "--set", "conv1=units:1", "--weights"])
-        .arg(reference("alexnet_demo.pth"))
-        .arg("--samples")
-        .arg(data().join("images_100"))
-        .arg("--dump-logits")
-        .arg(std::env::temp_dir().join("lesion-units1.safetensors"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (_, logits) = read_tensor(
-        &std::env::temp_dir().join("lesion-units1.safetensors"),
-        "logits",
-    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dump = tmp.path().join("logits.safetensors");
+    let (weights, samples) = (reference("alexnet_demo.pth"), data().join("images_100"));
+    let out = lesion_ok(&[
+        "eval".as_ref(),
+        "--json".as_ref(),
+        "--set".as_ref(),
+        "conv1=units:1".as_ref(),
+        "--weights".as_ref(),
+        weights.as_os_str(),
+        "--samples".as_ref(),
+        samples.as_os_str(),
+        "--dump-logits".as_ref(),
+        dump.as_os_str(),
+    ]);
+    let (_, logits) = read_tensor(&dump, "logits");
     let first = &logits[..1000];
     for row in logits.chunks(1000) {
         assert_eq!(row, first, "with conv1 gone every image looks the same");

@@ -90,3 +90,17 @@ pub fn max_abs_diff(a: &[f32], b: &[f64]) -> f64 {
         .map(|(x, y)| (*x as f64 - y).abs())
         .fold(0.0, f64::max)
 }
+
+/// Runs the `lesion` binary and asserts that it succeeded.
+pub fn lesion_ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Output {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lesion"))
+        .args(args)
+        .output()
+        .expect("the lesion binary runs");
+    assert!(
+        out.status.success(),
+        "lesion failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
