@@ -229,3 +229,65 @@ fn bad_settings_are_clear_errors() {
         "{stderr}"
     );
 }
+
+#[test]
+fn exported_damaged_weights_reproduce_eval_with_the_same_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (weights, samples) = (reference("alexnet_demo.pth"), data().join("images_100"));
+    let exported = tmp.path().join("damaged.safetensors");
+    let (direct, reloaded) = (
+        tmp.path().join("direct.safetensors"),
+        tmp.path().join("reloaded.safetensors"),
+    );
+    let set = [
+        "--set",
+        "conv2=drop:0.5",
+        "--set",
+        "fc6=noise:0.8",
+        "--seed",
+        "7",
+    ];
+    let mut export: Vec<&std::ffi::OsStr> =
+        vec!["export".as_ref(), "--weights".as_ref(), weights.as_os_str()];
+    export.extend(set.iter().map(std::ffi::OsStr::new));
+    export.extend(["--out".as_ref(), exported.as_os_str()]);
+    lesion_ok(&export);
+    let mut eval: Vec<&std::ffi::OsStr> =
+        vec!["eval".as_ref(), "--samples".as_ref(), samples.as_os_str()];
+    eval.extend([
+        "--weights".as_ref(),
+        weights.as_os_str(),
+        "--dump-logits".as_ref(),
+        direct.as_os_str(),
+    ]);
+    eval.extend(set.iter().map(std::ffi::OsStr::new));
+    lesion_ok(&eval);
+    lesion_ok(&[
+        "eval".as_ref(),
+        "--samples".as_ref(),
+        samples.as_os_str(),
+        "--weights".as_ref(),
+        exported.as_os_str(),
+        "--dump-logits".as_ref(),
+        reloaded.as_os_str(),
+    ]);
+    let (a, b) = (
+        read_tensor(&direct, "logits").1,
+        read_tensor(&reloaded, "logits").1,
+    );
+    assert_eq!(
+        a, b,
+        "exported f32 weights give exactly eval --set's logits"
+    );
+    // And the export holds torchvision's names and layout.
+    let bytes = std::fs::read(&exported).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(
+        st.tensor("classifier.1.weight").unwrap().shape(),
+        [512, 64 * 36]
+    );
+    assert_eq!(
+        st.tensor("features.0.weight").unwrap().dtype(),
+        safetensors::Dtype::F32
+    );
+}

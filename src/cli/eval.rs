@@ -7,10 +7,11 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
+use super::damage::DamageArgs;
 use super::{DeviceChoice, source};
 use crate::eval::{Interval, Report, SampleSet, evaluate};
 use crate::model::AlexNet;
-use crate::perturb::{self, Settings};
+use crate::perturb;
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -28,28 +29,12 @@ pub struct EvalArgs {
     dump_logits: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceChoice,
-    /// Damage a layer, e.g. `conv1=drop:0.7` (kinds: drop, prune, units, noise, bitflip).
-    #[arg(long = "set", value_name = "LAYER=KIND:AMOUNT")]
-    set: Vec<String>,
-    /// Seed of every random choice the damage makes.
-    #[arg(long, default_value = "0", value_parser = parse_seed)]
-    seed: u64,
-}
-
-fn parse_seed(text: &str) -> Result<u64, String> {
-    Settings::parse_seed(text).map_err(|e| e.to_string())
+    #[command(flatten)]
+    damage: DamageArgs,
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
-    let mut settings = Settings {
-        seed: args.seed,
-        ..Settings::default()
-    };
-    for text in &args.set {
-        settings
-            .set(text)
-            .with_context(|| format!("--set {text}"))?;
-    }
+    let settings = args.damage.settings()?;
     let weights = perturb::apply(&source::open(&args.weights)?, &settings);
     let samples = SampleSet::load_dir(&args.samples)?;
     let device = args.device.init()?;

@@ -1,6 +1,8 @@
 //! The native command line: `lesion weights install`, `lesion eval`.
 
+mod damage;
 mod eval;
+mod export;
 mod install;
 pub mod source;
 
@@ -29,6 +31,8 @@ enum Command {
     },
     /// Evaluate a model on a folder of sample images.
     Eval(eval::EvalArgs),
+    /// Write (damaged) weights as f32 safetensors with torchvision's names.
+    Export(export::ExportArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -76,6 +80,7 @@ pub fn main() -> ExitCode {
             command: WeightsCommand::Install(args),
         } => install::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Export(args) => export::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -51,7 +51,8 @@ pub fn pth_info(path: &Path, sha256: &str, name: Option<&str>) -> ModelInfo {
     }
 }
 
-/// Loads weights from a `.pth` file, a `manifest.json`, or a folder holding one.
+/// Loads weights from a `.pth` file, a bare `.safetensors` file (e.g. from `lesion export`),
+/// a `manifest.json`, or a folder holding one.
 pub fn open(path: &Path) -> anyhow::Result<Weights> {
     if !path.exists() {
         anyhow::bail!("{}: no such file", path.display());
@@ -64,6 +65,16 @@ pub fn open(path: &Path) -> anyhow::Result<Weights> {
     let is_manifest = manifest_path.extension().is_some_and(|e| e == "json");
     if is_manifest {
         return open_manifest(&manifest_path);
+    }
+    if path.extension().is_some_and(|e| e == "safetensors") {
+        let sha = file_sha256(path)?;
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(path).with_context(|| format!("{shown}: cannot read"))?;
+        return Ok(manifest::decode(
+            &bytes,
+            pth_info(path, &sha, None),
+            &shown,
+        )?);
     }
     let sha = file_sha256(path)?;
     Ok(pth::read_pth(path, pth_info(path, &sha, None))?)

@@ -136,26 +136,34 @@ pub fn verify_file(entry: &FileEntry, bytes: &[u8], path: &str) -> Result<()> {
     Ok(())
 }
 
-/// Encodes weights as f16 safetensors and describes them in a manifest.
-pub fn encode(weights: &Weights, source_sha256: Option<String>) -> (Manifest, Vec<u8>) {
-    let halves: BTreeMap<&str, (Vec<usize>, Vec<u8>)> = weights
+/// Serialises weights as safetensors, each value written by `encode` in `dtype`.
+fn serialize(weights: &Weights, dtype: Dtype, encode: impl Fn(f32) -> Vec<u8>) -> Vec<u8> {
+    let encoded: BTreeMap<&str, (Vec<usize>, Vec<u8>)> = weights
         .tensors
         .iter()
         .map(|(name, t)| {
-            let bytes = t
-                .data
-                .iter()
-                .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
-                .collect();
+            let bytes = t.data.iter().flat_map(|v| encode(*v)).collect();
             (name.as_str(), (t.shape.clone(), bytes))
         })
         .collect();
-    let views = halves.iter().map(|(name, (shape, bytes))| {
-        let view = TensorView::new(Dtype::F16, shape.clone(), bytes)
+    let views = encoded.iter().map(|(name, (shape, bytes))| {
+        let view = TensorView::new(dtype, shape.clone(), bytes)
             .expect("shape and byte count agree by construction");
         (*name, view)
     });
-    let bytes = safetensors::serialize(views, None).expect("in-memory serialisation cannot fail");
+    safetensors::serialize(views, None).expect("in-memory serialisation cannot fail")
+}
+
+/// Weights as f32 safetensors with torchvision's names, for checking in PyTorch.
+pub fn encode_f32(weights: &Weights) -> Vec<u8> {
+    serialize(weights, Dtype::F32, |v| v.to_le_bytes().to_vec())
+}
+
+/// Encodes weights as f16 safetensors and describes them in a manifest.
+pub fn encode(weights: &Weights, source_sha256: Option<String>) -> (Manifest, Vec<u8>) {
+    let bytes = serialize(weights, Dtype::F16, |v| {
+        half::f16::from_f32(v).to_le_bytes().to_vec()
+    });
     let manifest = Manifest {
         format: MANIFEST_FORMAT.into(),
         version: MANIFEST_VERSION,
