@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use lesion::model::{Layer, ModelInfo, ModelKind, Weights, pth};
 use lesion::perturb::hash::{self, Stream};
-use lesion::perturb::{Settings, SettingsError, apply};
+use lesion::perturb::{Damage, Kind, Settings, SettingsError, apply, damage_values};
 
 fn demo() -> Weights {
     let info = ModelInfo {
@@ -290,4 +290,49 @@ fn exported_damaged_weights_reproduce_eval_with_the_same_settings() {
         st.tensor("features.0.weight").unwrap().dtype(),
         safetensors::Dtype::F32
     );
+}
+
+#[test]
+fn bitflip_flips_bits_at_the_rate_asked() {
+    let w = demo();
+    let intact = &w.weight(Layer::Fc6).data;
+    let bits = intact.len() * 32;
+    for p in [1e-4, 0.01, 0.3] {
+        let d = apply(&w, &settings(9, &[&format!("fc6=bitflip:{p}")]));
+        let flipped: u32 = intact
+            .iter()
+            .zip(&d.weight(Layer::Fc6).data)
+            .map(|(a, b)| (a.to_bits() ^ b.to_bits()).count_ones())
+            .sum();
+        assert_binomial(flipped as usize, bits, p, "bitflip");
+        assert_eq!(d.bias(Layer::Fc6), w.bias(Layer::Fc6));
+    }
+    let all = apply(&w, &settings(9, &["fc6=bitflip:1"]));
+    assert!(
+        intact
+            .iter()
+            .zip(&all.weight(Layer::Fc6).data)
+            .all(|(a, b)| a.to_bits() == !b.to_bits()),
+        "p = 1 flips every bit"
+    );
+}
+
+#[test]
+fn prune_removes_exactly_k_breaking_ties_by_index() {
+    let weight = [0.5, -0.1, 0.1, 0.1, 0.0, -0.0, f32::NAN, -2.0];
+    let damage = Damage::new(Kind::Prune, 0.5).unwrap();
+    let (pruned, bias) = damage_values(&weight, &[1.0], 0, damage, 0);
+    // k = 4: both zeros, then two of the three 0.1s, the lower indices first.
+    let expected = [0.5, 0.0, 0.0, 0.1, 0.0, 0.0, f32::NAN, -2.0];
+    assert_eq!(
+        pruned
+            .iter()
+            .map(|v| v.to_bits() & 0x7FFF_FFFF)
+            .collect::<Vec<_>>(),
+        expected
+            .iter()
+            .map(|v| v.to_bits() & 0x7FFF_FFFF)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(bias, [1.0]);
 }

@@ -9,9 +9,7 @@ use serde_json::json;
 
 use super::damage::DamageArgs;
 use super::{DeviceChoice, source};
-use crate::eval::{Interval, Report, SampleSet, evaluate};
-use crate::model::AlexNet;
-use crate::perturb;
+use crate::eval::{Comparison, Interval, Report, SampleSet, Session};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -35,19 +33,30 @@ pub struct EvalArgs {
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let settings = args.damage.settings()?;
-    let weights = perturb::apply(&source::open(&args.weights)?, &settings);
+    let weights = source::open(&args.weights)?;
+    let info = weights.info.clone();
     let samples = SampleSet::load_dir(&args.samples)?;
     let device = args.device.init()?;
-    let model = AlexNet::from_weights(&weights, &device)?;
-    let bar = ProgressBar::new(samples.len() as u64).with_style(
-        ProgressStyle::with_template("evaluating {bar:40} {pos}/{len} images ({eta})")
+    let labels = samples.labels();
+    let damaged = !settings.layers.is_empty();
+    let bar = ProgressBar::new(samples.len() as u64 * if damaged { 2 } else { 1 }).with_style(
+        ProgressStyle::with_template("evaluating {bar:40} {pos}/{len} image passes ({eta})")
             .expect("valid template"),
     );
-    let logits = pollster::block_on(evaluate(&model, &samples, &device, |done, _| {
+    let n = samples.len() as u64;
+    // The intact model first (the reference for relative accuracy and agreement), then
+    // the damaged one, re-running only from the first damaged layer.
+    let mut session = pollster::block_on(Session::new(weights, &samples, device, |done, _| {
         bar.set_position(done as u64)
     }))?;
+    let intact = Report::new(session.logits(), &labels);
+    let logits = pollster::block_on(
+        session.evaluate(&settings, |done, _| bar.set_position(n + done as u64)),
+    )?
+    .logits;
     bar.finish_and_clear();
-    let report = Report::new(&logits, &samples.labels());
+    let report = Report::new(&logits, &labels);
+    let comparison = Comparison::new(&report, &intact);
     if let Some(out) = &args.dump_logits {
         let bytes: Vec<u8> = logits.data.iter().flat_map(|v| v.to_le_bytes()).collect();
         let view = safetensors::tensor::TensorView::new(
@@ -60,8 +69,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     }
     if args.json {
         let value = json!({
-            "model": weights.info,
-            "model_description": weights.info.describe(),
+            "model": info,
+            "model_description": info.describe(),
             "seed": settings.seed,
             "damage": settings.to_texts(),
             "device": args.device.name(),
@@ -73,12 +82,29 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             "top5": report.top5,
             "top5_ci": report.top5_ci,
             "non_finite": report.non_finite,
+            "intact": {
+                "top1": intact.top1,
+                "top1_ci": intact.top1_ci,
+                "top5": intact.top5,
+                "top5_ci": intact.top5_ci,
+            },
+            "top1_rel": comparison.top1_rel,
+            "top1_rel_ci": comparison.top1_rel_ci,
+            "top5_rel": comparison.top5_rel,
+            "top5_rel_ci": comparison.top5_rel_ci,
+            "agreement": comparison.agreement,
+            "agreement_ci": comparison.agreement_ci,
+            "predictions": report.predictions.iter().zip(&samples.samples).map(|(p, s)| json!({
+                "file": s.file,
+                "label": s.label,
+                "top5": p.top5,
+            })).collect::<Vec<_>>(),
         });
         println!("{value}");
     } else {
-        println!("model:   {}", weights.info.describe());
+        println!("model:   {}", info.describe());
         println!("device:  {}", args.device.name());
-        if !settings.layers.is_empty() {
+        if damaged {
             println!("damage:  {settings}");
         }
         println!(
@@ -101,6 +127,25 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             report.top5_count(),
             report.labelled,
         );
+        if damaged {
+            println!(
+                "intact:  top-1 {:.1}%, top-5 {:.1}%; damaged/intact: top-1 {:.2} (95% CI {:.2}-{:.2}), top-5 {:.2}",
+                intact.top1 * 100.0,
+                intact.top5 * 100.0,
+                comparison.top1_rel,
+                comparison.top1_rel_ci.lo,
+                comparison.top1_rel_ci.hi,
+                comparison.top5_rel,
+            );
+            println!(
+                "agreement with intact top-1: {:.1}% (95% CI {:.1}-{:.1}%, {}/{})",
+                comparison.agreement * 100.0,
+                comparison.agreement_ci.lo * 100.0,
+                comparison.agreement_ci.hi * 100.0,
+                comparison.agree_count,
+                report.n
+            );
+        }
         if report.non_finite > 0 {
             println!(
                 "non-finite logits: {} images (counted as wrong)",

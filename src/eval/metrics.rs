@@ -138,6 +138,58 @@ impl Report {
     }
 }
 
+/// A damaged model measured against the intact one on the same images.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// Top-1 over the intact model's top-1 (NaN when the intact model gets none right).
+    /// The interval is the Wilson interval of the damaged accuracy over the same divisor:
+    /// the intact accuracy is a fixed reference here, not a second estimate.
+    pub top1_rel: f64,
+    pub top1_rel_ci: Interval,
+    pub top5_rel: f64,
+    pub top5_rel_ci: Interval,
+    /// Images whose top-1 class is the intact model's top-1 (needs no labels).
+    pub agreement: f64,
+    pub agreement_ci: Interval,
+    pub agree_count: usize,
+    /// Per image: whether its top-1 differs from the intact model's.
+    #[serde(skip)]
+    pub changed: Vec<bool>,
+}
+
+impl Comparison {
+    pub fn new(damaged: &Report, intact: &Report) -> Self {
+        assert_eq!(damaged.n, intact.n, "the same images");
+        let rel = |v: f64, base: f64| if base > 0.0 { v / base } else { f64::NAN };
+        let rel_ci = |ci: Interval, base: f64| Interval {
+            lo: rel(ci.lo, base),
+            hi: rel(ci.hi, base),
+        };
+        let changed: Vec<bool> = damaged
+            .predictions
+            .iter()
+            .zip(&intact.predictions)
+            .map(|(d, i)| !d.is_valid() || d.top1() != i.top1())
+            .collect();
+        let agree_count = changed.iter().filter(|c| !**c).count();
+        let n = damaged.n;
+        Self {
+            top1_rel: rel(damaged.top1, intact.top1),
+            top1_rel_ci: rel_ci(damaged.top1_ci, intact.top1),
+            top5_rel: rel(damaged.top5, intact.top5),
+            top5_rel_ci: rel_ci(damaged.top5_ci, intact.top5),
+            agreement: if n == 0 {
+                0.0
+            } else {
+                agree_count as f64 / n as f64
+            },
+            agreement_ci: wilson(agree_count, n),
+            agree_count,
+            changed,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,5 +226,44 @@ mod tests {
         );
         let total: f32 = (0..10).map(|i| (row[i] - 2.7f32).exp()).sum::<f32>();
         assert!((p.top5[0].1 - 1.0 / total).abs() < 1e-6);
+    }
+
+    fn report(rows: &[[f32; 3]], labels: &[Option<usize>]) -> Report {
+        let logits = LogitMatrix {
+            classes: 3,
+            data: rows.iter().flatten().copied().collect(),
+        };
+        Report::new(&logits, labels)
+    }
+
+    #[test]
+    fn comparison_counts_agreement_and_changes() {
+        let labels = [Some(0), Some(1), Some(2), Some(0)];
+        let intact = report(
+            &[
+                [3.0, 0.0, 0.0],
+                [0.0, 3.0, 0.0],
+                [0.0, 0.0, 3.0],
+                [0.0, 3.0, 0.0],
+            ],
+            &labels,
+        );
+        let damaged = report(
+            &[
+                [3.0, 0.0, 0.0],
+                [3.0, 0.0, 0.0],
+                [f32::NAN, 0.0, 0.0],
+                [0.0, 3.0, 0.0],
+            ],
+            &labels,
+        );
+        let c = Comparison::new(&damaged, &intact);
+        assert_eq!(c.changed, vec![false, true, true, false]);
+        assert_eq!(c.agree_count, 2);
+        assert_eq!(c.agreement, 0.5);
+        // intact 3/4 right, damaged 1/4 right: a third of the intact accuracy.
+        assert!((c.top1_rel - 1.0 / 3.0).abs() < 1e-12);
+        assert!(c.top1_rel_ci.lo < c.top1_rel && c.top1_rel < c.top1_rel_ci.hi);
+        assert_eq!(damaged.non_finite, 1);
     }
 }

@@ -5,7 +5,9 @@ pub mod metrics;
 pub mod preprocess;
 pub mod run;
 pub mod samples;
+pub mod session;
 
-pub use metrics::{Interval, Prediction, Report};
+pub use metrics::{Comparison, Interval, Prediction, Report};
 pub use run::{LogitMatrix, evaluate};
 pub use samples::{Sample, SampleSet};
+pub use session::{Outcome, Session};

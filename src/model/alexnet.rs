@@ -6,7 +6,7 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxP
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::prelude::*;
 
-use super::weights::{Architecture, Layer, Weights};
+use super::weights::{Architecture, HostTensor, Layer, Weights};
 use crate::error::Result;
 
 /// torchvision's AlexNet: five convolutions, three max-pools, an adaptive average pool to
@@ -26,6 +26,29 @@ pub struct AlexNet {
     relu: Relu,
 }
 
+/// What flows between layers: feature maps up to conv5, vectors from fc6 on.
+#[derive(Debug, Clone)]
+pub enum Activation {
+    Maps(Tensor<4>),
+    Flat(Tensor<2>),
+}
+
+impl Activation {
+    fn maps(self) -> Tensor<4> {
+        match self {
+            Activation::Maps(x) => x,
+            Activation::Flat(_) => unreachable!("a convolution receives feature maps"),
+        }
+    }
+
+    fn flat(self) -> Tensor<2> {
+        match self {
+            Activation::Flat(x) => x,
+            Activation::Maps(_) => unreachable!("a dense layer receives vectors"),
+        }
+    }
+}
+
 impl AlexNet {
     /// Builds the network on `device` from host weights in torchvision's layout.
     pub fn from_weights(weights: &Weights, device: &Device) -> Result<Self> {
@@ -37,21 +60,23 @@ impl AlexNet {
                 .with_stride([stride, stride])
                 .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
                 .init(device);
-            conv.weight = Param::from_tensor(weights.weight(layer).to_tensor::<4>(device));
-            conv.bias = Some(Param::from_tensor(
-                weights.bias(layer).to_tensor::<1>(device),
-            ));
+            set_conv(
+                &mut conv,
+                weights.weight(layer).clone(),
+                weights.bias(layer).clone(),
+                device,
+            );
             conv
         };
         let linear = |layer: Layer| -> Linear {
             let [out, inp] = arch.channels(layer);
             let mut linear = LinearConfig::new(inp, out).init(device);
-            // torchvision stores [out, in]; Burn's Linear multiplies by [in, out].
-            let weight = weights.weight(layer).to_tensor::<2>(device).transpose();
-            linear.weight = Param::from_tensor(weight);
-            linear.bias = Some(Param::from_tensor(
-                weights.bias(layer).to_tensor::<1>(device),
-            ));
+            set_linear(
+                &mut linear,
+                weights.weight(layer).clone(),
+                weights.bias(layer).clone(),
+                device,
+            );
             linear
         };
         Ok(Self {
@@ -69,17 +94,66 @@ impl AlexNet {
         })
     }
 
+    /// Replaces one layer's parameters (same shapes, torchvision's layout). The old
+    /// tensors are released, so the model never holds two versions of a layer.
+    pub fn set_layer(
+        &mut self,
+        layer: Layer,
+        weight: HostTensor,
+        bias: HostTensor,
+        device: &Device,
+    ) {
+        match layer {
+            Layer::Conv1 => set_conv(&mut self.conv1, weight, bias, device),
+            Layer::Conv2 => set_conv(&mut self.conv2, weight, bias, device),
+            Layer::Conv3 => set_conv(&mut self.conv3, weight, bias, device),
+            Layer::Conv4 => set_conv(&mut self.conv4, weight, bias, device),
+            Layer::Conv5 => set_conv(&mut self.conv5, weight, bias, device),
+            Layer::Fc6 => set_linear(&mut self.fc6, weight, bias, device),
+            Layer::Fc7 => set_linear(&mut self.fc7, weight, bias, device),
+            Layer::Fc8 => set_linear(&mut self.fc8, weight, bias, device),
+        }
+    }
+
+    /// One layer and what follows it up to the next layer's input: activation and pooling
+    /// after a convolution (and the 6x6 average pool and flattening after conv5), ReLU
+    /// after fc6 and fc7. fc8 gives the logits.
+    pub fn stage(&self, layer: Layer, x: Activation) -> Activation {
+        let conv = |conv: &Conv2d, x: Activation, pool: bool| {
+            let y = self.relu.forward(conv.forward(x.maps()));
+            if pool { self.pool.forward(y) } else { y }
+        };
+        match layer {
+            Layer::Conv1 => Activation::Maps(conv(&self.conv1, x, true)),
+            Layer::Conv2 => Activation::Maps(conv(&self.conv2, x, true)),
+            Layer::Conv3 => Activation::Maps(conv(&self.conv3, x, false)),
+            Layer::Conv4 => Activation::Maps(conv(&self.conv4, x, false)),
+            Layer::Conv5 => {
+                let y = self.avgpool.forward(conv(&self.conv5, x, true));
+                Activation::Flat(y.flatten(1, 3))
+            }
+            Layer::Fc6 => Activation::Flat(self.relu.forward(self.fc6.forward(x.flat()))),
+            Layer::Fc7 => Activation::Flat(self.relu.forward(self.fc7.forward(x.flat()))),
+            Layer::Fc8 => Activation::Flat(self.fc8.forward(x.flat())),
+        }
+    }
+
     /// Logits for a batch of normalised images `[N, 3, 224, 224]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(self.relu.forward(self.conv1.forward(x)));
-        let x = self.pool.forward(self.relu.forward(self.conv2.forward(x)));
-        let x = self.relu.forward(self.conv3.forward(x));
-        let x = self.relu.forward(self.conv4.forward(x));
-        let x = self.pool.forward(self.relu.forward(self.conv5.forward(x)));
-        let x = self.avgpool.forward(x);
-        let x: Tensor<2> = x.flatten(1, 3);
-        let x = self.relu.forward(self.fc6.forward(x));
-        let x = self.relu.forward(self.fc7.forward(x));
-        self.fc8.forward(x)
+        Layer::ALL
+            .into_iter()
+            .fold(Activation::Maps(x), |x, layer| self.stage(layer, x))
+            .flat()
     }
+}
+
+fn set_conv(conv: &mut Conv2d, weight: HostTensor, bias: HostTensor, device: &Device) {
+    conv.weight = Param::from_tensor(weight.into_tensor::<4>(device));
+    conv.bias = Some(Param::from_tensor(bias.into_tensor::<1>(device)));
+}
+
+/// torchvision stores [out, in]; Burn's Linear multiplies by [in, out].
+fn set_linear(linear: &mut Linear, weight: HostTensor, bias: HostTensor, device: &Device) {
+    linear.weight = Param::from_tensor(weight.into_tensor::<2>(device).transpose());
+    linear.bias = Some(Param::from_tensor(bias.into_tensor::<1>(device)));
 }

@@ -6,5 +6,5 @@ pub mod manifest;
 pub mod pth;
 pub mod weights;
 
-pub use alexnet::AlexNet;
+pub use alexnet::{Activation, AlexNet};
 pub use weights::{Architecture, HostTensor, Layer, ModelInfo, ModelKind, Weights};

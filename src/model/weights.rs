@@ -101,10 +101,12 @@ impl HostTensor {
     }
 
     pub fn to_tensor<const D: usize>(&self, device: &Device) -> Tensor<D> {
-        Tensor::from_data(
-            TensorData::new(self.data.clone(), self.shape.clone()),
-            device,
-        )
+        self.clone().into_tensor(device)
+    }
+
+    /// Moves the values to `device` without an intermediate copy on the host.
+    pub fn into_tensor<const D: usize>(self, device: &Device) -> Tensor<D> {
+        Tensor::from_data(TensorData::new(self.data, self.shape), device)
     }
 }
 

@@ -1,99 +1,191 @@
-//! Applying damage to host weights, layer by layer. Biases are untouched except by `units`.
+//! Applying damage to host weights, one layer at a time. Biases are untouched except by
+//! `units`. Every kernel reads the intact weights and writes a fresh buffer in one pass, so
+//! damaging a layer costs one layer-sized allocation and never a copy of the whole model.
 
 use super::hash::{self, Stream};
 use super::settings::{Damage, Kind, Settings};
-use crate::model::{Layer, Weights};
+use crate::model::{HostTensor, Layer, Weights};
 
-/// A copy of `weights` with `settings` applied (only damaged layers differ).
+/// Layer index in the hash key (conv1 = 0 .. fc8 = 7).
+pub fn layer_index(layer: Layer) -> u8 {
+    Layer::ALL
+        .iter()
+        .position(|l| *l == layer)
+        .expect("a known layer") as u8
+}
+
+/// A copy of `weights` with `settings` applied: for export and one-shot evaluation.
 pub fn apply(weights: &Weights, settings: &Settings) -> Weights {
     let mut out = weights.clone();
     for (&layer, &damage) in &settings.layers {
-        let index = Layer::ALL
-            .iter()
-            .position(|l| *l == layer)
-            .expect("a known layer") as u8;
-        let weight_key = layer.weight_key();
-        let bias_key = layer.bias_key();
-        let mut weight = out.tensors.remove(&weight_key).expect("validated weights");
-        let bias = out.tensors.get_mut(&bias_key).expect("validated weights");
-        damage_layer(
-            &mut weight.data,
-            &mut bias.data,
-            index,
-            damage,
-            settings.seed,
-        );
-        out.tensors.insert(weight_key, weight);
+        let (weight, bias) = damaged_layer(weights, layer, damage, settings.seed);
+        out.tensors.insert(layer.weight_key(), weight);
+        out.tensors.insert(layer.bias_key(), bias);
     }
     out
 }
 
-/// Damages one layer in place. `weight` is in torchvision's layout ([out, ...]), so output
-/// unit j owns the j-th contiguous block.
-pub fn damage_layer(weight: &mut [f32], bias: &mut [f32], layer: u8, damage: Damage, seed: u64) {
+/// The damaged weight and bias of one layer, computed from the intact `weights`.
+pub fn damaged_layer(
+    weights: &Weights,
+    layer: Layer,
+    damage: Damage,
+    seed: u64,
+) -> (HostTensor, HostTensor) {
+    let weight = weights.weight(layer);
+    let bias = weights.bias(layer);
+    let (w, b) = damage_values(&weight.data, &bias.data, layer_index(layer), damage, seed);
+    (
+        HostTensor::new(weight.shape.clone(), w),
+        HostTensor::new(bias.shape.clone(), b),
+    )
+}
+
+/// Damages one layer. `weight` is in torchvision's layout ([out, ...]), so output unit j
+/// owns the j-th contiguous block. Returns the new weight and bias.
+pub fn damage_values(
+    weight: &[f32],
+    bias: &[f32],
+    layer: u8,
+    damage: Damage,
+    seed: u64,
+) -> (Vec<f32>, Vec<f32>) {
     let p = damage.amount;
-    match damage.kind {
-        Kind::Drop => {
-            let t = hash::threshold(p);
-            for (i, w) in weight.iter_mut().enumerate() {
-                if hash::score(seed, layer, Stream::Drop, i as u64) < t {
-                    *w = 0.0;
-                }
-            }
-        }
+    let mut bias = bias.to_vec();
+    let weight = match damage.kind {
+        Kind::Drop => drop(weight, layer, p, seed),
         Kind::Units => {
             let t = hash::threshold(p);
             let per_unit = weight.len() / bias.len().max(1);
+            let mut out = weight.to_vec();
             for (j, b) in bias.iter_mut().enumerate() {
                 if hash::score(seed, layer, Stream::Units, j as u64) < t {
                     *b = 0.0;
-                    weight[j * per_unit..(j + 1) * per_unit].fill(0.0);
+                    out[j * per_unit..(j + 1) * per_unit].fill(0.0);
                 }
             }
+            out
         }
-        Kind::Prune => {
-            let k = (p * weight.len() as f64).round() as usize;
-            if k == 0 {
-                return;
-            }
-            let mut order: Vec<u32> = (0..weight.len() as u32).collect();
-            let key = |i: &u32| (weight[*i as usize].abs(), *i);
-            let by_magnitude = |a: &u32, b: &u32| {
-                let (ma, ia) = key(a);
-                let (mb, ib) = key(b);
-                ma.total_cmp(&mb).then(ia.cmp(&ib))
-            };
-            if k < order.len() {
-                order.select_nth_unstable_by(k, by_magnitude);
-            }
-            for i in &order[..k.min(order.len())] {
-                weight[*i as usize] = 0.0;
-            }
+        Kind::Prune => prune(weight, p),
+        Kind::Noise => noise(weight, layer, p, seed),
+        Kind::Bitflip => bitflip(weight, layer, p, seed),
+    };
+    (weight, bias)
+}
+
+/// Zeroes element i when its score is below the threshold. The hash dominates the cost;
+/// natively the layer is split across the machine's cores (the result does not depend on
+/// the split: every element's fate is a function of its index alone).
+fn drop(weight: &[f32], layer: u8, p: f64, seed: u64) -> Vec<f32> {
+    let t = hash::threshold(p);
+    let mut out = vec![0.0f32; weight.len()];
+    let kernel = |offset: usize, src: &[f32], dst: &mut [f32]| {
+        for (k, (w, o)) in src.iter().zip(dst.iter_mut()).enumerate() {
+            let keep = hash::score(seed, layer, Stream::Drop, (offset + k) as u64) >= t;
+            *o = if keep { *w } else { 0.0 };
         }
-        Kind::Noise => {
-            let n = weight.len() as f64;
-            let mean = weight.iter().map(|w| *w as f64).sum::<f64>() / n;
-            let var = weight
-                .iter()
-                .map(|w| (*w as f64 - mean).powi(2))
-                .sum::<f64>()
-                / n;
-            let scale = p * var.sqrt();
-            for (i, w) in weight.iter_mut().enumerate() {
-                *w = (*w as f64 + scale * hash::normal(seed, layer, i as u64)) as f32;
-            }
-        }
-        Kind::Bitflip => {
-            let t = hash::threshold(p);
-            for (i, w) in weight.iter_mut().enumerate() {
-                let mut bits = w.to_bits();
-                for b in 0..32u64 {
-                    if hash::score(seed, layer, Stream::Bitflip, i as u64 * 32 + b) < t {
-                        bits ^= 1 << b;
-                    }
+    };
+    split_work(weight, &mut out, kernel);
+    out
+}
+
+/// Runs `kernel(offset, src_chunk, dst_chunk)` over the slices, on several threads where
+/// there are several and the work is large enough to pay for them.
+fn split_work<F>(src: &[f32], dst: &mut [f32], kernel: F)
+where
+    F: Fn(usize, &[f32], &mut [f32]) + Sync,
+{
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads > 1 && src.len() >= 1 << 20 {
+            let chunk = src.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                for (i, (s, d)) in src.chunks(chunk).zip(dst.chunks_mut(chunk)).enumerate() {
+                    let kernel = &kernel;
+                    scope.spawn(move || kernel(i * chunk, s, d));
                 }
-                *w = f32::from_bits(bits);
-            }
+            });
+            return;
         }
     }
+    kernel(0, src, dst);
+}
+
+/// Removes exactly k = round(p * n) weights: the smallest |w|, ties broken by lower index.
+/// Magnitudes are compared as the bits of |w| (monotonic for non-negative floats; NaN
+/// sorts above infinity), so the k-th smallest is found by one selection over integers.
+fn prune(weight: &[f32], p: f64) -> Vec<f32> {
+    let n = weight.len();
+    let k = ((p * n as f64).round() as usize).min(n);
+    let mut out = weight.to_vec();
+    if k == 0 {
+        return out;
+    }
+    let magnitude = |w: f32| w.to_bits() & 0x7FFF_FFFF;
+    let mut mags: Vec<u32> = weight.iter().map(|w| magnitude(*w)).collect();
+    let (_, &mut cut, _) = mags.select_nth_unstable(k - 1);
+    let below = weight.iter().filter(|w| magnitude(**w) < cut).count();
+    let mut ties = k - below;
+    for o in out.iter_mut() {
+        let m = magnitude(*o);
+        if m < cut {
+            *o = 0.0;
+        } else if m == cut && ties > 0 {
+            *o = 0.0;
+            ties -= 1;
+        }
+    }
+    out
+}
+
+/// Adds `a x std(layer)` times a fixed standard normal per element (seeded by the hash),
+/// so raising `a` only scales the same noise.
+fn noise(weight: &[f32], layer: u8, a: f64, seed: u64) -> Vec<f32> {
+    let n = weight.len() as f64;
+    let mean = weight.iter().map(|w| *w as f64).sum::<f64>() / n;
+    let var = weight
+        .iter()
+        .map(|w| (*w as f64 - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    let scale = a * var.sqrt();
+    let mut out = vec![0.0f32; weight.len()];
+    split_work(weight, &mut out, |offset, src, dst| {
+        for (k, (w, o)) in src.iter().zip(dst.iter_mut()).enumerate() {
+            let z = hash::normal(seed, layer, (offset + k) as u64);
+            *o = (*w as f64 + scale * z) as f32;
+        }
+    });
+    out
+}
+
+/// Flips each of the 32 x n bits independently with probability p. Flipped positions are
+/// found by geometric skipping: draw j of the layer's bitflip stream gives the gap to the
+/// next flipped bit, so the cost follows the number of flips, not the number of bits.
+fn bitflip(weight: &[f32], layer: u8, p: f64, seed: u64) -> Vec<f32> {
+    let mut bits: Vec<u32> = weight.iter().map(|w| w.to_bits()).collect();
+    let total = bits.len() as u64 * 32;
+    if p > 0.0 {
+        let log_q = libm::log1p(-p.min(1.0));
+        let mut position = 0u64;
+        let mut draw = 0u64;
+        loop {
+            if p < 1.0 {
+                let u = hash::unit_open(seed, layer, Stream::Bitflip, draw);
+                draw += 1;
+                let gap = libm::floor(libm::log(u) / log_q);
+                if gap >= (total - position) as f64 {
+                    break;
+                }
+                position += gap as u64;
+            }
+            if position >= total {
+                break;
+            }
+            bits[(position / 32) as usize] ^= 1 << (position % 32);
+            position += 1;
+        }
+    }
+    bits.into_iter().map(f32::from_bits).collect()
 }

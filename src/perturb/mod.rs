@@ -5,5 +5,5 @@ mod apply;
 pub mod hash;
 mod settings;
 
-pub use apply::apply;
+pub use apply::{apply, damage_values, damaged_layer, layer_index};
 pub use settings::{Damage, Kind, Settings, SettingsError};

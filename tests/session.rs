@@ -1,0 +1,144 @@
+//! Incremental evaluation: after any change, the cached path gives exactly what a fresh
+//! model built from the damaged weights gives, and it re-runs only what changed.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use burn::prelude::Device;
+use common::*;
+use lesion::eval::{LogitMatrix, SampleSet, Session, evaluate};
+use lesion::model::{AlexNet, Layer, ModelInfo, ModelKind, Weights, pth};
+use lesion::perturb::{Settings, apply};
+
+fn demo() -> Weights {
+    let info = ModelInfo {
+        kind: ModelKind::Demo,
+        name: "demo".into(),
+        source: "alexnet_demo.pth".into(),
+    };
+    pth::read_pth(&reference("alexnet_demo.pth"), info).unwrap()
+}
+
+/// 25 of the sample images: three full batches and a partial one.
+fn samples() -> SampleSet {
+    let all = SampleSet::load_dir(&data().join("images_100")).unwrap();
+    SampleSet {
+        samples: all.samples[..25].to_vec(),
+    }
+}
+
+fn settings(seed: u64, texts: &[&str]) -> Settings {
+    let mut s = Settings {
+        seed,
+        ..Settings::default()
+    };
+    for t in texts {
+        s.set(t).unwrap();
+    }
+    s
+}
+
+fn full(weights: &Weights, settings: &Settings, samples: &SampleSet) -> LogitMatrix {
+    let device = Device::flex();
+    let model = AlexNet::from_weights(&apply(weights, settings), &device).unwrap();
+    pollster::block_on(evaluate(&model, samples, &device, |_, _| {})).unwrap()
+}
+
+/// Bit-for-bit equality (NaN included: damage may produce it, and it must be the same NaN).
+fn assert_same(a: &LogitMatrix, b: &LogitMatrix, what: &str) {
+    assert_eq!(
+        (a.rows(), a.classes),
+        (b.rows(), b.classes),
+        "{what}: shape"
+    );
+    let differ = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .filter(|(x, y)| x.to_bits() != y.to_bits())
+        .count();
+    assert_eq!(differ, 0, "{what}: {differ} logits differ");
+}
+
+#[test]
+fn incremental_equals_full_for_every_layer() {
+    let (weights, samples) = (demo(), samples());
+    let mut session = pollster::block_on(Session::new(
+        weights.clone(),
+        &samples,
+        Device::flex(),
+        |_, _| {},
+    ))
+    .unwrap();
+    assert_same(
+        session.logits(),
+        &full(&weights, &Settings::default(), &samples),
+        "intact",
+    );
+    // Damage every layer in turn, from the top down and back, on top of a fixed fc7
+    // damage, so each step changes one layer and the re-run starts there.
+    // Down the network and back up: the second visit of a layer uses other amounts.
+    let kinds = [
+        "drop:0.6",
+        "prune:0.5",
+        "units:0.3",
+        "noise:0.8",
+        "bitflip:0.001",
+    ];
+    let again = [
+        "drop:0.2",
+        "prune:0.9",
+        "units:0.6",
+        "noise:0.3",
+        "bitflip:0.0001",
+    ];
+    let order: Vec<Layer> = Layer::ALL
+        .into_iter()
+        .rev()
+        .chain(Layer::ALL.into_iter().skip(1))
+        .collect();
+    let mut current = settings(5, &["fc7=drop:0.3"]);
+    pollster::block_on(session.evaluate(&current, |_, _| {})).unwrap();
+    for (step, layer) in order.into_iter().enumerate() {
+        let list = if step < 8 { &kinds } else { &again };
+        let text = format!("{}={}", layer.name(), list[step % list.len()]);
+        current.set(&text).unwrap();
+        let outcome = pollster::block_on(session.evaluate(&current, |_, _| {})).unwrap();
+        assert_eq!(
+            outcome.rerun_from,
+            Some(layer),
+            "{text}: re-run starts at {layer:?}"
+        );
+        let expected = full(&weights, &current, &samples);
+        assert_same(&outcome.logits, &expected, &current.to_string());
+    }
+}
+
+#[test]
+fn remembered_settings_are_instant_and_seeds_matter() {
+    let (weights, samples) = (demo(), samples());
+    let mut session = pollster::block_on(Session::new(
+        weights.clone(),
+        &samples,
+        Device::flex(),
+        |_, _| {},
+    ))
+    .unwrap();
+    let intact = session.logits().clone();
+    let a = settings(1, &["conv3=drop:0.5"]);
+    let first = pollster::block_on(session.evaluate(&a, |_, _| {})).unwrap();
+    assert_eq!(first.rerun_from, Some(Layer::Conv3));
+    // Back to intact: remembered, no re-run, and the intact logits.
+    let back = pollster::block_on(session.evaluate(&Settings::default(), |_, _| {})).unwrap();
+    assert_eq!(back.rerun_from, None);
+    assert_same(&back.logits, &intact, "intact");
+    // A new seed is a new mask: re-run from the damaged layer, different logits.
+    let b = settings(2, &["conv3=drop:0.5"]);
+    let other = pollster::block_on(session.evaluate(&b, |_, _| {})).unwrap();
+    assert_eq!(other.rerun_from, Some(Layer::Conv3));
+    assert!(other.logits != first.logits, "another seed, other logits");
+    // And the first seed again comes from memory, equal to a fresh evaluation.
+    let again = pollster::block_on(session.evaluate(&a, |_, _| {})).unwrap();
+    assert_eq!(again.rerun_from, None);
+    assert_same(&again.logits, &full(&weights, &a, &samples), "remembered");
+}
