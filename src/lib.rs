@@ -8,6 +8,7 @@ pub mod error;
 pub mod eval;
 pub mod model;
 pub mod perturb;
+pub mod share;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;

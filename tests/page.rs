@@ -125,10 +125,52 @@ impl Browser {
         self.client
             .wait()
             .at_most(Duration::from_secs(600))
-            .for_element(Locator::Css("[data-state=ready], [data-state=error]"))
+            .for_element(Locator::Css("#metrics, [data-state=error]"))
             .await
             .expect("the page finishes loading");
+        if self.attr("main > section", "data-state").await == "ready" {
+            self.settled().await;
+        }
         start.elapsed()
+    }
+
+    /// Waits until the numbers on screen belong to the settings in the URL and nothing
+    /// is being computed; returns how long that took.
+    async fn settled(&self) -> Duration {
+        let start = Instant::now();
+        loop {
+            let computing = self.attr("#status", "data-computing").await;
+            let shown = self.attr("#metrics", "data-settings").await;
+            let url = self.settings_in_url().await;
+            if computing == "false" && shown == url {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(600),
+                "the page never settled: shows {shown}, URL says {url}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The damage part of the current URL (`?v=1&seed=..&conv1=..`), page keys removed.
+    async fn settings_in_url(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        let pairs: Vec<String> = url
+            .query_pairs()
+            .filter(|(k, _)| k != "model" && k != "backend")
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        format!("?{}", pairs.join("&"))
+    }
+
+    /// top-1, top-5 and agreement as shown.
+    async fn numbers(&self) -> [f64; 3] {
+        let mut out = [0.0; 3];
+        for (i, id) in ["#top1", "#top5", "#agreement"].into_iter().enumerate() {
+            out[i] = self.attr(id, "data-value").await.parse().unwrap();
+        }
+        out
     }
 
     async fn attr(&self, css: &str, name: &str) -> String {
@@ -138,6 +180,15 @@ impl Browser {
             .await
             .unwrap_or_else(|_| panic!("no {css} in the page"));
         el.attr(name).await.unwrap().unwrap_or_default()
+    }
+
+    async fn prop(&self, css: &str, name: &str) -> String {
+        let el = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("no {css} in the page"));
+        el.prop(name).await.unwrap().unwrap_or_default()
     }
 
     /// Saves a screenshot of the page under `target/screenshots/`, for review.
@@ -159,17 +210,24 @@ impl Browser {
     }
 }
 
-fn cli_top1(weights: &std::path::Path) -> f64 {
-    let out = common::lesion_ok(&[
+/// `lesion eval --json` on the site's demo model and images, with `extra` arguments.
+fn cli_eval(extra: &[&str]) -> serde_json::Value {
+    let weights = site().join("weights/demo");
+    let mut args: Vec<&std::ffi::OsStr> = vec![
         "eval".as_ref(),
         "--json".as_ref(),
         "--samples".as_ref(),
         "public/samples".as_ref(),
         "--weights".as_ref(),
         weights.as_os_str(),
-    ]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["top1"].as_f64().unwrap()
+    ];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    let out = common::lesion_ok(&args);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn cli_top1(_weights: &std::path::Path) -> f64 {
+    cli_eval(&[])["top1"].as_f64().unwrap()
 }
 
 #[tokio::test]
@@ -236,5 +294,204 @@ async fn an_unknown_model_in_the_link_is_named_and_the_default_shown() {
             .await
             .is_err()
     );
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the built site and chromedriver: run by ./dev test"]
+async fn a_share_link_shows_what_the_cli_computes_for_the_same_settings() {
+    let expected = cli_eval(&[
+        "--seed",
+        "3",
+        "--set",
+        "conv2=drop:0.5",
+        "--set",
+        "fc6=prune:0.7",
+    ]);
+    let expected = [
+        expected["top1"].as_f64().unwrap(),
+        expected["top5"].as_f64().unwrap(),
+        expected["agreement"].as_f64().unwrap(),
+    ];
+    let browser = Browser::start().await;
+    for backend in ["", "&backend=cpu"] {
+        let query = format!("?v=1&seed=3&conv2=drop:0.50&fc6=prune:0.70{backend}");
+        let took = browser.open(&query).await;
+        assert_eq!(browser.attr("main > section", "data-state").await, "ready");
+        assert_eq!(
+            browser.settings_in_url().await,
+            "?v=1&seed=3&conv2=drop:0.5&fc6=prune:0.7"
+        );
+        let shown = browser.numbers().await;
+        println!(
+            "{query}: loaded in {took:.1?}; top-1/top-5/agreement {shown:?}, CLI {expected:?}"
+        );
+        assert_eq!(
+            shown, expected,
+            "{query}: the page equals `lesion eval --set`"
+        );
+        // The sliders show the link's damage.
+        assert_eq!(browser.prop("#slider-conv2", "value").await, "50");
+        assert_eq!(browser.prop("#kind-fc6", "value").await, "prune");
+    }
+    browser.screenshot("damaged").await;
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the built site and chromedriver: run by ./dev test"]
+async fn the_keyboard_moves_a_slider_and_the_link_restores_it() {
+    use fantoccini::key::Key;
+    let browser = Browser::start().await;
+    // The CPU backend: SwiftShader's WebGPU takes tens of seconds per re-run of the demo.
+    let took = browser.open("?model=demo&backend=cpu").await;
+    println!("first load (weights downloaded, 100 images classified, CPU): {took:.1?}");
+    let intact = browser.numbers().await;
+    let slider = browser
+        .client
+        .find(Locator::Css("#slider-conv1"))
+        .await
+        .unwrap();
+    let mut latencies = Vec::new();
+    for (key, expected) in [
+        (Key::End, "conv1=drop:1"),
+        (Key::Home, ""),
+        (Key::PageUp, "conv1=drop:"),
+        (Key::Right, "conv1=drop:"),
+    ] {
+        let start = Instant::now();
+        slider.send_keys(&key.to_string()).await.unwrap();
+        browser.settled().await;
+        latencies.push(start.elapsed());
+        let url = browser.settings_in_url().await;
+        if expected.is_empty() {
+            assert_eq!(url, "?v=1", "Home returns conv1 to intact");
+            assert_eq!(browser.numbers().await, intact);
+        } else {
+            assert!(url.contains(expected), "{url} after {key:?}");
+        }
+    }
+    println!("slider-to-numbers latency (key press to numbers on screen): {latencies:.1?}");
+    let damaged_url = browser.client.current_url().await.unwrap().to_string();
+    let damaged = browser.numbers().await;
+    assert_ne!(damaged[2], 1.0, "conv1 damage changes some predictions");
+    // Reloading the link restores the slider and the numbers.
+    browser.client.goto(&damaged_url).await.unwrap();
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(600))
+        .for_element(Locator::Css("#metrics"))
+        .await
+        .unwrap();
+    browser.settled().await;
+    assert_eq!(
+        browser.client.current_url().await.unwrap().to_string(),
+        damaged_url
+    );
+    assert_eq!(browser.numbers().await, damaged);
+    let value = browser.prop("#slider-conv1", "value").await;
+    assert!(value != "0", "slider restored: {value}");
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the built site and chromedriver: run by ./dev test"]
+async fn fifty_rapid_changes_end_equal_to_a_fresh_load() {
+    use fantoccini::key::Key;
+    let browser = Browser::start().await;
+    browser.open("?backend=cpu").await;
+    let start = Instant::now();
+    for i in 0..50 {
+        let layer = ["conv1", "conv3", "fc6", "fc7", "fc8"][i % 5];
+        let slider = browser
+            .client
+            .find(Locator::Css(&format!("#slider-{layer}")))
+            .await
+            .unwrap();
+        let key = if i % 7 == 6 { Key::Left } else { Key::PageUp };
+        slider.send_keys(&key.to_string()).await.unwrap();
+    }
+    let sent = start.elapsed();
+    let settle = browser.settled().await;
+    println!("50 slider changes sent in {sent:.1?}; numbers settled {settle:.1?} after the last");
+    let url = browser.client.current_url().await.unwrap().to_string();
+    let after_storm = browser.numbers().await;
+    browser.client.goto(&url).await.unwrap();
+    browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(600))
+        .for_element(Locator::Css("#metrics"))
+        .await
+        .unwrap();
+    browser.settled().await;
+    assert_eq!(browser.numbers().await, after_storm, "{url}");
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the built site and chromedriver: run by ./dev test"]
+async fn malformed_links_load_a_working_page_with_a_notice_and_run_nothing() {
+    let browser = Browser::start().await;
+    let junk: String = (0..10_000)
+        .map(|i| (b'!' + (i % 90) as u8) as char)
+        .filter(|c| *c != '#')
+        .collect();
+    let mut links: Vec<String> = common::MALFORMED.iter().map(|s| s.to_string()).collect();
+    links.push(format!("?{junk}"));
+    links.push("?conv1=drop:0.5&<script>alert(1)</script>=<script>alert(2)</script>".into());
+    assert!(links.len() >= 20);
+    for link in &links {
+        // On the CPU backend: this test is about the link, and SwiftShader is slow.
+        let took = browser.open(&format!("{link}&backend=cpu")).await;
+        let shown: String = link.chars().take(60).collect();
+        assert_eq!(
+            browser.attr("main > section", "data-state").await,
+            "ready",
+            "{shown}: a working page"
+        );
+        let notices = browser
+            .client
+            .find_all(Locator::Css(".notice"))
+            .await
+            .unwrap();
+        assert!(!notices.is_empty(), "{shown}: a visible notice");
+        assert!(
+            browser.client.get_alert_text().await.is_err(),
+            "{shown}: a script from the link ran"
+        );
+        assert!(
+            browser
+                .client
+                .find(Locator::Css(".notices script, .notices img"))
+                .await
+                .is_err(),
+            "{shown}: link text became markup"
+        );
+        // The page still works: the numbers are there.
+        browser.numbers().await;
+        println!("{shown}: ok in {took:.1?}");
+    }
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the built site and chromedriver: run by ./dev test"]
+async fn a_second_visit_takes_the_weights_from_cache_storage() {
+    let browser = Browser::start().await;
+    let first = browser.open("").await;
+    let fetched = "return performance.getEntriesByType('resource').filter(e => e.name.includes('alexnet.safetensors')).length";
+    let count = browser.client.execute(fetched, vec![]).await.unwrap();
+    assert_eq!(count, json!(1), "the first visit downloads the weights");
+    let second = browser.open("").await;
+    let count = browser.client.execute(fetched, vec![]).await.unwrap();
+    assert_eq!(count, json!(0), "the second visit fetches no weights");
+    let notices = browser.text(".notices").await;
+    assert!(notices.contains("cache"), "{notices}");
+    println!("first visit {first:.1?}, second visit (weights from Cache Storage) {second:.1?}");
+    // The phone-sized layout, for review.
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.screenshot("mobile").await;
     browser.client.close().await.unwrap();
 }

@@ -6,6 +6,7 @@ mod common;
 
 use burn::prelude::Device;
 use common::*;
+use lesion::eval::run::BATCH;
 use lesion::eval::{LogitMatrix, SampleSet, Session, evaluate};
 use lesion::model::{AlexNet, Layer, ModelInfo, ModelKind, Weights, pth};
 use lesion::perturb::{Settings, apply};
@@ -19,12 +20,17 @@ fn demo() -> Weights {
     pth::read_pth(&reference("alexnet_demo.pth"), info).unwrap()
 }
 
-/// 25 of the sample images: three full batches and a partial one.
-fn samples() -> SampleSet {
+/// The first `n` sample images.
+fn first(n: usize) -> SampleSet {
     let all = SampleSet::load_dir(&data().join("images_100")).unwrap();
     SampleSet {
-        samples: all.samples[..25].to_vec(),
+        samples: all.samples[..n].to_vec(),
     }
+}
+
+/// More than one batch (two full batches and a partial one where 100 images allow).
+fn samples() -> SampleSet {
+    first((2 * BATCH + 5).min(100))
 }
 
 fn settings(seed: u64, texts: &[&str]) -> Settings {
@@ -141,4 +147,43 @@ fn remembered_settings_are_instant_and_seeds_matter() {
     let again = pollster::block_on(session.evaluate(&a, |_, _| {})).unwrap();
     assert_eq!(again.rerun_from, None);
     assert_same(&again.logits, &full(&weights, &a, &samples), "remembered");
+}
+
+#[test]
+fn a_cancelled_evaluation_leaves_the_session_correct() {
+    let (weights, samples) = (demo(), samples());
+    let mut session = pollster::block_on(Session::new(
+        weights.clone(),
+        &samples,
+        Device::flex(),
+        |_, _| {},
+    ))
+    .unwrap();
+    // Cancel a conv2 change after its first batch (newer settings "arrived").
+    let mut batches = 0;
+    let cancelled = pollster::block_on(session.evaluate_with(
+        &settings(1, &["conv2=drop:0.5"]),
+        |_, _| {},
+        || {
+            batches += 1;
+            async { false }
+        },
+    ))
+    .unwrap();
+    assert!(cancelled.is_none());
+    assert_eq!(batches, 1);
+    // The next settings change only fc8, yet everything from conv2 must be recomputed.
+    let next = settings(1, &["conv2=drop:0.5", "fc8=drop:0.3"]);
+    let outcome = pollster::block_on(session.evaluate(&next, |_, _| {})).unwrap();
+    assert_eq!(outcome.rerun_from, Some(Layer::Conv2));
+    assert_same(
+        &outcome.logits,
+        &full(&weights, &next, &samples),
+        "after cancel",
+    );
+    // And a return to the cancelled settings is computed, not remembered.
+    let back = settings(1, &["conv2=drop:0.5"]);
+    let outcome = pollster::block_on(session.evaluate(&back, |_, _| {})).unwrap();
+    assert_eq!(outcome.rerun_from, Some(Layer::Fc8));
+    assert_same(&outcome.logits, &full(&weights, &back, &samples), "back");
 }

@@ -128,14 +128,21 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             report.labelled,
         );
         if damaged {
+            let rel = |v: f64| {
+                if v.is_finite() {
+                    format!("{v:.2}")
+                } else {
+                    "n/a".into()
+                }
+            };
             println!(
-                "intact:  top-1 {:.1}%, top-5 {:.1}%; damaged/intact: top-1 {:.2} (95% CI {:.2}-{:.2}), top-5 {:.2}",
+                "intact:  top-1 {:.1}%, top-5 {:.1}%; damaged/intact: top-1 {} (95% CI {}-{}), top-5 {}",
                 intact.top1 * 100.0,
                 intact.top5 * 100.0,
-                comparison.top1_rel,
-                comparison.top1_rel_ci.lo,
-                comparison.top1_rel_ci.hi,
-                comparison.top5_rel,
+                rel(comparison.top1_rel),
+                rel(comparison.top1_rel_ci.lo),
+                rel(comparison.top1_rel_ci.hi),
+                rel(comparison.top5_rel),
             );
             println!(
                 "agreement with intact top-1: {:.1}% (95% CI {:.1}-{:.1}%, {}/{})",

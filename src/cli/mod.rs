@@ -1,10 +1,13 @@
 //! The native command line: `lesion weights install`, `lesion eval`.
 
+mod bench;
 mod damage;
 mod eval;
 mod export;
+mod figure;
 mod install;
 pub mod source;
+mod sweep;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +36,10 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Write (damaged) weights as f32 safetensors with torchvision's names.
     Export(export::ExportArgs),
+    /// Accuracy against amount of damage per layer: a CSV and an SVG figure.
+    Sweep(sweep::SweepArgs),
+    /// Time full and incremental evaluation, mask building and a plain matmul.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -81,6 +88,8 @@ pub fn main() -> ExitCode {
         } => install::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Export(args) => export::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Sweep(args) => sweep::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

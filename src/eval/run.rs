@@ -25,7 +25,11 @@ impl LogitMatrix {
     }
 }
 
-/// Images per forward pass: bounds activation memory on small GPUs and in the browser.
+/// Images per forward pass. Natively, large enough for the CPU's matrix products to keep
+/// every core busy (see `lesion bench`); in the browser small, to bound GPU and wasm memory.
+#[cfg(not(target_arch = "wasm32"))]
+pub const BATCH: usize = 50;
+#[cfg(target_arch = "wasm32")]
 pub const BATCH: usize = 10;
 
 /// Runs `model` over every sample; `progress(done, total)` is called after each batch.

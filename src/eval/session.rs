@@ -49,6 +49,9 @@ pub struct Session {
     /// `inputs[b][k]`: batch b's activation entering layer k under `applied`.
     inputs: Vec<Vec<Activation>>,
     applied: [LayerState; 8],
+    /// Set when a re-run was cancelled part-way: every batch's input to this layer is
+    /// valid, later ones may not be, so the next evaluation re-runs from here at the latest.
+    dirty_from: Option<usize>,
     logits: LogitMatrix,
     memo: VecDeque<(String, LogitMatrix)>,
 }
@@ -82,13 +85,17 @@ impl Session {
             model,
             inputs,
             applied: [None; 8],
+            dirty_from: None,
             logits: LogitMatrix {
                 classes: 0,
                 data: Vec::new(),
             },
             memo: VecDeque::new(),
         };
-        session.logits = session.run_from(0, &mut progress).await?;
+        session.logits = session
+            .run_from(0, &mut progress, &mut || async { true })
+            .await?
+            .expect("never cancelled");
         session.remember(String::new());
         Ok(session)
     }
@@ -111,24 +118,47 @@ impl Session {
     pub async fn evaluate(
         &mut self,
         settings: &Settings,
-        mut progress: impl FnMut(usize, usize),
+        progress: impl FnMut(usize, usize),
     ) -> Result<Outcome> {
+        let outcome = self
+            .evaluate_with(settings, progress, || async { true })
+            .await?;
+        Ok(outcome.expect("never cancelled"))
+    }
+
+    /// [`Session::evaluate`], awaiting `between()` after every batch: the page uses it to
+    /// let the browser breathe, and to cancel (`false`) when newer settings arrived. A
+    /// cancelled evaluation returns `None` and leaves the session ready for the next one.
+    pub async fn evaluate_with<F>(
+        &mut self,
+        settings: &Settings,
+        mut progress: impl FnMut(usize, usize),
+        mut between: impl FnMut() -> F,
+    ) -> Result<Option<Outcome>>
+    where
+        F: Future<Output = bool>,
+    {
         let key = memo_key(settings);
         if let Some((_, logits)) = self.memo.iter().find(|(k, _)| *k == key) {
-            return Ok(Outcome {
+            return Ok(Some(Outcome {
                 logits: logits.clone(),
                 rerun_from: None,
-            });
+            }));
         }
         let wanted = states(settings);
         let changed: Vec<usize> = (0..8).filter(|&k| wanted[k] != self.applied[k]).collect();
-        let Some(&first) = changed.first() else {
-            // Same damage as now (e.g. only the seed of an intact model moved).
-            self.remember(key);
-            return Ok(Outcome {
-                logits: self.logits.clone(),
-                rerun_from: None,
-            });
+        let first = match (changed.first(), self.dirty_from) {
+            (Some(&c), Some(d)) => c.min(d),
+            (Some(&c), None) => c,
+            (None, Some(d)) => d,
+            (None, None) => {
+                // Same damage as now (e.g. only the seed of an intact model moved).
+                self.remember(key);
+                return Ok(Some(Outcome {
+                    logits: self.logits.clone(),
+                    rerun_from: None,
+                }));
+            }
         };
         for &k in &changed {
             let layer = Layer::ALL[k];
@@ -140,15 +170,20 @@ impl Session {
                 ),
             };
             self.model.set_layer(layer, weight, bias, &self.device);
-            // Until the re-run below succeeds, nothing from this layer on is trustworthy.
             self.applied[k] = wanted[k];
         }
-        self.logits = self.run_from(first, &mut progress).await?;
+        // Until the re-run below completes, only the inputs up to `first` are trustworthy.
+        self.dirty_from = Some(first);
+        let Some(logits) = self.run_from(first, &mut progress, &mut between).await? else {
+            return Ok(None);
+        };
+        self.dirty_from = None;
+        self.logits = logits;
         self.remember(key);
-        Ok(Outcome {
+        Ok(Some(Outcome {
             logits: self.logits.clone(),
             rerun_from: Some(Layer::ALL[first]),
-        })
+        }))
     }
 
     fn remember(&mut self, key: String) {
@@ -161,11 +196,12 @@ impl Session {
 
     /// Runs layers `first..` on every batch from the cached input of layer `first`,
     /// refreshing the cached inputs of the layers after it.
-    async fn run_from(
+    async fn run_from<F: Future<Output = bool>>(
         &mut self,
         first: usize,
         progress: &mut impl FnMut(usize, usize),
-    ) -> Result<LogitMatrix> {
+        between: &mut impl FnMut() -> F,
+    ) -> Result<Option<LogitMatrix>> {
         let total: usize = self.inputs.len();
         let n_images: usize = self
             .inputs
@@ -203,7 +239,10 @@ impl Session {
             );
             done += rows;
             progress(done, n_images);
+            if b + 1 < total && !between().await {
+                return Ok(None);
+            }
         }
-        Ok(LogitMatrix { classes, data })
+        Ok(Some(LogitMatrix { classes, data }))
     }
 }

@@ -4,6 +4,7 @@ mod alexnet;
 pub mod manifest;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod pth;
+pub mod synthetic;
 pub mod weights;
 
 pub use alexnet::{Activation, AlexNet};

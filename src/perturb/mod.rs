@@ -3,7 +3,9 @@
 
 mod apply;
 pub mod hash;
+pub mod presets;
 mod settings;
 
 pub use apply::{apply, damage_values, damaged_layer, layer_index};
+pub use presets::{PRESETS, Preset};
 pub use settings::{Damage, Kind, Settings, SettingsError};

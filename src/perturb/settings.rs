@@ -50,6 +50,53 @@ impl Kind {
             _ => 1.0,
         }
     }
+
+    /// The amount at the end of the page's slider: everything for the fractions, twice the
+    /// layer's std for noise, a 1% bit error rate for bitflip (beyond it nearly every
+    /// weight is NaN or huge).
+    pub fn slider_max(self) -> f64 {
+        match self {
+            Kind::Noise => 2.0,
+            Kind::Bitflip => 0.01,
+            _ => 1.0,
+        }
+    }
+
+    /// The amount at slider position `step` (0..=100, linear).
+    pub fn slider_amount(self, step: u32) -> f64 {
+        let amount = self.slider_max() * step.min(100) as f64 / 100.0;
+        // Rounded so the link reads 0.7, not 0.7000000000000001.
+        (amount * 1e6).round() / 1e6
+    }
+
+    /// The slider position nearest to `amount`.
+    pub fn slider_step(self, amount: f64) -> u32 {
+        let step = (amount / self.slider_max() * 100.0).round();
+        if step.is_finite() {
+            step.clamp(0.0, 100.0) as u32
+        } else {
+            0
+        }
+    }
+
+    /// The amount in words, e.g. `70% of weights`, `0.5 x std`, `0.1% of bits`.
+    pub fn describe_amount(self, amount: f64) -> String {
+        let pct = |v: f64| {
+            let v = v * 100.0;
+            if (v - v.round()).abs() < 1e-9 {
+                format!("{v:.0}%")
+            } else {
+                format!("{v:.2}%")
+            }
+        };
+        match self {
+            Kind::Drop => format!("{} of weights removed", pct(amount)),
+            Kind::Prune => format!("{} smallest weights removed", pct(amount)),
+            Kind::Units => format!("{} of units removed", pct(amount)),
+            Kind::Noise => format!("noise {amount:.2} × weight std"),
+            Kind::Bitflip => format!("{} of bits flipped", pct(amount)),
+        }
+    }
 }
 
 /// Why a setting was refused. Each message says what was wrong and what is allowed.

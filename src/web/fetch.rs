@@ -85,3 +85,53 @@ pub async fn bytes(
     }
     Ok(out)
 }
+
+/// The Cache Storage bucket for verified weights. Keys carry the file's sha256, so a new
+/// version of the weights is a new entry and an old one is never mistaken for it.
+const CACHE: &str = "lesion-weights-v1";
+
+async fn open_cache() -> Option<web_sys::Cache> {
+    let caches = web_sys::window()?.caches().ok()?;
+    JsFuture::from(caches.open(CACHE))
+        .await
+        .ok()?
+        .dyn_into()
+        .ok()
+}
+
+fn cache_key(url: &str, sha256: &str) -> String {
+    format!("{url}?sha256={sha256}")
+}
+
+/// The bytes stored for `url` with this sha256, if this browser has them.
+pub async fn cached(url: &str, sha256: &str) -> Option<Vec<u8>> {
+    let cache = open_cache().await?;
+    let hit = JsFuture::from(cache.match_with_str(&cache_key(url, sha256)))
+        .await
+        .ok()?;
+    let resp: Response = hit.dyn_into().ok()?;
+    let buffer = JsFuture::from(resp.array_buffer().ok()?).await.ok()?;
+    Some(Uint8Array::new(&buffer).to_vec())
+}
+
+/// Keeps verified bytes for the next visit. Failing to (private mode, full disk) only
+/// means the next visit downloads again.
+pub async fn store(url: &str, sha256: &str, bytes: &[u8]) -> Result<(), String> {
+    let cache = open_cache()
+        .await
+        .ok_or("this browser offers no Cache Storage here")?;
+    let body = Uint8Array::from(bytes);
+    let resp = Response::new_with_opt_buffer_source(Some(&body))
+        .map_err(|e| js_err("cannot build the cache entry", e))?;
+    JsFuture::from(cache.put_with_str(&cache_key(url, sha256), &resp))
+        .await
+        .map_err(|e| js_err("cannot store the weights in Cache Storage", e))?;
+    Ok(())
+}
+
+/// Drops a stored entry (e.g. one that no longer verifies).
+pub async fn forget(url: &str, sha256: &str) {
+    if let Some(cache) = open_cache().await {
+        let _ = JsFuture::from(cache.delete_with_str(&cache_key(url, sha256))).await;
+    }
+}

@@ -1,10 +1,10 @@
 //! The page's loading sequence: model index -> manifest -> weights (verified) -> backend
 //! -> sample images -> evaluation. Every step reports progress; every failure is a message.
 
-use crate::eval::{LogitMatrix, Report, SampleSet, evaluate};
+use crate::eval::{Report, SampleSet, Session};
 use crate::model::manifest::{self, Index, Manifest};
-use crate::model::{AlexNet, ModelInfo};
 
+use super::engine::{Engine, now_ms};
 use super::{backend, fetch};
 
 /// What the page shows while loading.
@@ -16,28 +16,16 @@ pub struct Progress {
     pub detail: String,
 }
 
-/// Everything the results view needs. Plain data, computed by the engine.
-#[derive(Debug, Clone)]
+/// The engine, ready, and what loading it had to say.
 pub struct Loaded {
-    pub model: ModelInfo,
-    pub backend: String,
-    pub backend_is_gpu: bool,
+    pub engine: Engine,
     pub notices: Vec<String>,
-    pub files: Vec<String>,
-    pub labels: Vec<Option<usize>>,
-    pub report: Report,
+    /// Time to classify every image with the intact model.
     pub eval_ms: f64,
 }
 
 const WEIGHTS_DIR: &str = "weights";
 const SAMPLES_DIR: &str = "samples";
-
-fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map(|p| p.now())
-        .unwrap_or(0.0)
-}
 
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
@@ -91,19 +79,49 @@ pub async fn load(
     let weights_url = format!("{dir}/{}", manifest.weights_file().path);
 
     let expected = manifest.weights_file().bytes;
-    let bytes = fetch::bytes(&weights_url, |got, total| {
-        let total = total.unwrap_or(expected);
+    let sha256 = manifest.weights_file().sha256.clone();
+    // A verified copy from an earlier visit, else the network.
+    let mut weights = None;
+    if let Some(bytes) = fetch::cached(&weights_url, &sha256).await {
         step(
-            "Downloading weights",
-            Some(got as f64 / total.max(1) as f64),
-            format!("{} of {}", mb(got), mb(total)),
-        )
-    })
-    .await?;
-    step("Verifying weights (sha256)", None, mb(bytes.len() as u64));
-    let weights =
-        manifest::load_verified(&manifest, &bytes, &weights_url).map_err(|e| e.to_string())?;
-    drop(bytes);
+            "Verifying cached weights (sha256)",
+            None,
+            mb(bytes.len() as u64),
+        );
+        match manifest::load_verified(&manifest, &bytes, &weights_url) {
+            Ok(w) => {
+                notices.push(format!(
+                    "Weights ({}) came from this browser's cache: nothing was downloaded.",
+                    mb(bytes.len() as u64)
+                ));
+                weights = Some(w);
+            }
+            Err(_) => fetch::forget(&weights_url, &sha256).await,
+        }
+    }
+    let weights = match weights {
+        Some(w) => w,
+        None => {
+            let bytes = fetch::bytes(&weights_url, |got, total| {
+                let total = total.unwrap_or(expected);
+                step(
+                    "Downloading weights",
+                    Some(got as f64 / total.max(1) as f64),
+                    format!("{} of {}", mb(got), mb(total)),
+                )
+            })
+            .await?;
+            step("Verifying weights (sha256)", None, mb(bytes.len() as u64));
+            let w = manifest::load_verified(&manifest, &bytes, &weights_url)
+                .map_err(|e| e.to_string())?;
+            if let Err(e) = fetch::store(&weights_url, &sha256, &bytes).await {
+                notices.push(format!(
+                    "The weights could not be kept for the next visit ({e})."
+                ));
+            }
+            w
+        }
+    };
 
     step("Starting the GPU", None, String::new());
     let mut backend = backend::choose(force_cpu).await;
@@ -123,9 +141,6 @@ pub async fn load(
     if let Some(notice) = &backend.notice {
         notices.push(notice.clone());
     }
-    let model = AlexNet::from_weights(&weights, &backend.device).map_err(|e| e.to_string())?;
-    drop(weights);
-
     step("Loading the sample images", None, String::new());
     let list = fetch::text("samples.txt").await?;
     let names: Vec<&str> = list
@@ -154,7 +169,8 @@ pub async fn load(
     let set = SampleSet::from_encoded(files, SAMPLES_DIR).map_err(|e| e.to_string())?;
 
     let start = now_ms();
-    let logits: LogitMatrix = evaluate(&model, &set, &backend.device, |done, total| {
+    let model = manifest.model;
+    let session = Session::new(weights, &set, backend.device, |done, total| {
         step(
             "Classifying the images",
             Some(done as f64 / total as f64),
@@ -165,15 +181,18 @@ pub async fn load(
     .map_err(|e| e.to_string())?;
     let eval_ms = now_ms() - start;
     let labels = set.labels();
-    let report = Report::new(&logits, &labels);
+    let intact = Report::new(session.logits(), &labels);
     Ok(Loaded {
-        model: manifest.model,
-        backend: backend.label,
-        backend_is_gpu: backend.is_gpu,
+        engine: Engine {
+            session,
+            model,
+            backend: backend.label,
+            backend_is_gpu: backend.is_gpu,
+            files: set.samples.iter().map(|s| s.file.clone()).collect(),
+            labels,
+            intact,
+        },
         notices,
-        files: set.samples.iter().map(|s| s.file.clone()).collect(),
-        labels,
-        report,
         eval_ms,
     })
 }

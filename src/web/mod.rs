@@ -3,6 +3,7 @@
 
 mod app;
 mod backend;
+mod engine;
 mod fetch;
 mod loader;
 
@@ -24,12 +25,4 @@ fn show_fatal(message: &str) {
         el.set_text_content(Some(message));
         let _ = el.set_attribute("class", "fatal shown");
     }
-}
-
-/// The page's query string value for `key`, if any.
-fn query(key: &str) -> Option<String> {
-    let search = web_sys::window()?.location().search().ok()?;
-    web_sys::UrlSearchParams::new_with_str(&search)
-        .ok()?
-        .get(key)
 }

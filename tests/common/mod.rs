@@ -104,3 +104,31 @@ pub fn lesion_ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Output 
     );
     out
 }
+
+/// Malformed links: each parses to something usable and names what it ignored.
+pub const MALFORMED: [&str; 24] = [
+    "?conv1=",
+    "?conv1=drop",
+    "?conv1=drop:",
+    "?conv1=:0.5",
+    "?conv1=drop:abc",
+    "?conv1=drop:1.5",
+    "?conv1=drop:-0.1",
+    "?conv1=drop:NaN",
+    "?conv1=drop:inf",
+    "?conv9=drop:0.5",
+    "?fc6=melt:0.2",
+    "?seed=",
+    "?seed=-1",
+    "?seed=99999999999999999999999",
+    "?seed=3.5",
+    "?v=2&conv1=drop:0.5",
+    "?zzz=1",
+    "?model=%3Cscript%3Ealert(1)%3C/script%3E",
+    "?%3Cscript%3Ealert(1)%3C/script%3E=1",
+    "?conv1=%3Cimg%20src=x%20onerror=alert(1)%3E",
+    "?conv1=drop:0.5&conv1=drop:0.9",
+    "?backend=quantum",
+    "?%ZZ=%",
+    "?fc7=noise:0.5:0.1",
+];

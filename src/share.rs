@@ -1,0 +1,136 @@
+//! Settings <-> the share link's query string: `?v=1&seed=3&conv1=drop:0.7&fc6=prune:0.9`.
+//!
+//! Layer values use the same text form as the CLI's `--set`. Parsing is total: every key
+//! and value is either understood or reported in `ignored`, and nothing ever panics, so a
+//! mangled link still opens a working page that says what it left out.
+
+use crate::model::Layer;
+use crate::perturb::Settings;
+
+/// The link format this code writes.
+pub const VERSION: &str = "1";
+
+/// Keys the page itself understands besides the settings.
+const PAGE_KEYS: [&str; 2] = ["model", "backend"];
+
+/// At most this many notices are listed; the rest are counted.
+const MAX_NOTICES: usize = 8;
+
+/// What a link asked for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Link {
+    pub settings: Settings,
+    /// `?model=NAME`: an installed model other than the default.
+    pub model: Option<String>,
+    /// `?backend=cpu`: skip WebGPU.
+    pub force_cpu: bool,
+    /// One plain-text line per part of the link that was not used, and why.
+    pub ignored: Vec<String>,
+}
+
+/// Shortened for display: at most 40 characters, control characters replaced.
+fn shown(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(40)
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect();
+    if text.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
+/// Reads a query string (with or without the leading `?`).
+pub fn parse(query: &str) -> Link {
+    let query = query.strip_prefix('?').unwrap_or(query);
+    let mut link = Link::default();
+    let mut ignored = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let (key, value) = (key.trim().to_string(), value.trim().to_string());
+        if key.is_empty() && value.is_empty() {
+            continue;
+        }
+        if !seen.insert(key.clone()) {
+            ignored.push(format!(
+                "`{}` appears more than once; the first is used",
+                shown(&key)
+            ));
+            continue;
+        }
+        match key.as_str() {
+            "v" => {
+                if value != VERSION {
+                    ignored.push(format!(
+                        "link version `{}` is not known (this page writes version {VERSION}); read as version {VERSION}",
+                        shown(&value)
+                    ));
+                }
+            }
+            "seed" => match Settings::parse_seed(&value) {
+                Ok(seed) => link.settings.seed = seed,
+                Err(e) => ignored.push(format!("seed: {e}; using seed 0")),
+            },
+            "model" => {
+                let valid = !value.is_empty()
+                    && value.len() <= 64
+                    && value
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+                if valid {
+                    link.model = Some(value);
+                } else {
+                    ignored.push(format!(
+                        "model `{}` is not a model name; using the default model",
+                        shown(&value)
+                    ));
+                }
+            }
+            "backend" => match value.as_str() {
+                "cpu" => link.force_cpu = true,
+                "gpu" | "webgpu" | "auto" => {}
+                _ => ignored.push(format!(
+                    "backend `{}` is not known (use cpu or gpu)",
+                    shown(&value)
+                )),
+            },
+            _ => match key.parse::<Layer>() {
+                Ok(layer) => {
+                    if let Err(e) = link.settings.set(&format!("{}={value}", layer.name())) {
+                        ignored.push(format!("{}: {e}; left intact", layer.name()));
+                    }
+                }
+                Err(_) => ignored.push(format!("unknown key `{}`", shown(&key))),
+            },
+        }
+    }
+    if ignored.len() > MAX_NOTICES {
+        let more = ignored.len() - MAX_NOTICES;
+        ignored.truncate(MAX_NOTICES);
+        ignored.push(format!("… and {more} more parts of the link"));
+    }
+    link.ignored = ignored;
+    link
+}
+
+/// The query string for `settings` (and the page keys that differ from the defaults),
+/// starting with `?`. Layers in network order; intact layers are left out.
+pub fn to_query(settings: &Settings, model: Option<&str>, force_cpu: bool) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    out.append_pair("v", VERSION);
+    if !settings.layers.is_empty() {
+        out.append_pair("seed", &settings.seed.to_string());
+    }
+    for (layer, damage) in &settings.layers {
+        out.append_pair(layer.name(), &damage.to_string());
+    }
+    if let Some(model) = model {
+        out.append_pair(PAGE_KEYS[0], model);
+    }
+    if force_cpu {
+        out.append_pair(PAGE_KEYS[1], "cpu");
+    }
+    // `:` is safe in a query; keep the link readable.
+    format!("?{}", out.finish().replace("%3A", ":"))
+}
