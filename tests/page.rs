@@ -279,12 +279,19 @@ async fn page_shows_the_demo_models_top1_equal_to_the_cli_on_webgpu_and_cpu() {
 #[ignore = "needs the built site and chromedriver: run by ./dev test"]
 async fn an_unknown_model_in_the_link_is_named_and_the_default_shown() {
     let browser = Browser::start().await;
+    browser.open("?model=imagenet-xl&backend=cpu").await;
+    assert_eq!(browser.attr("main > section", "data-state").await, "ready");
+    let notices = browser.text(".notices").await;
+    assert!(
+        notices.contains("\"imagenet-xl\", which is not installed"),
+        "{notices}"
+    );
     browser
-        .open("?model=%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+        .open("?model=%3Cscript%3Ealert(1)%3C%2Fscript%3E&backend=cpu")
         .await;
     assert_eq!(browser.attr("main > section", "data-state").await, "ready");
     let notice = browser.text(".notice").await;
-    assert!(notice.contains("not installed"), "{notice}");
+    assert!(notice.contains("is not a model name"), "{notice}");
     // The link's text is shown as text, never run or parsed as HTML.
     assert!(notice.contains("<script>"), "{notice}");
     assert!(
@@ -358,6 +365,11 @@ async fn the_keyboard_moves_a_slider_and_the_link_restores_it() {
         (Key::Home, ""),
         (Key::PageUp, "conv1=drop:"),
         (Key::Right, "conv1=drop:"),
+        (Key::PageUp, "conv1=drop:"),
+        (Key::PageUp, "conv1=drop:"),
+        (Key::PageUp, "conv1=drop:"),
+        (Key::PageUp, "conv1=drop:"),
+        (Key::PageUp, "conv1=drop:"),
     ] {
         let start = Instant::now();
         slider.send_keys(&key.to_string()).await.unwrap();
@@ -374,7 +386,11 @@ async fn the_keyboard_moves_a_slider_and_the_link_restores_it() {
     println!("slider-to-numbers latency (key press to numbers on screen): {latencies:.1?}");
     let damaged_url = browser.client.current_url().await.unwrap().to_string();
     let damaged = browser.numbers().await;
-    assert_ne!(damaged[2], 1.0, "conv1 damage changes some predictions");
+    assert!(
+        browser.settings_in_url().await.contains("conv1=drop:0.6"),
+        "Home, PageUp, Right and five more PageUps: 61%"
+    );
+    assert_ne!(damaged[2], 1.0, "61% of conv1 removed changes some predictions");
     // Reloading the link restores the slider and the numbers.
     browser.client.goto(&damaged_url).await.unwrap();
     browser
