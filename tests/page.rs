@@ -390,7 +390,10 @@ async fn the_keyboard_moves_a_slider_and_the_link_restores_it() {
         browser.settings_in_url().await.contains("conv1=drop:0.6"),
         "Home, PageUp, Right and five more PageUps: 61%"
     );
-    assert_ne!(damaged[2], 1.0, "61% of conv1 removed changes some predictions");
+    assert_ne!(
+        damaged[2], 1.0,
+        "61% of conv1 removed changes some predictions"
+    );
     // Reloading the link restores the slider and the numbers.
     browser.client.goto(&damaged_url).await.unwrap();
     browser

@@ -134,12 +134,26 @@ async fn cpu_backend_in_the_browser_matches_native() {
     assert!(diff < 1e-6, "max abs diff {diff}");
 }
 
-#[wasm_bindgen_test]
-async fn webgpu_in_the_browser_matches_native() {
+thread_local! {
+    static GPU: std::cell::RefCell<Option<Device>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The page's one WebGPU device (it can be set up once per page; the tests share it).
+async fn gpu() -> Device {
+    if let Some(device) = GPU.with(|g| g.borrow().clone()) {
+        return device;
+    }
     let device = Device::wgpu_options()
         .init_async()
         .await
         .expect("headless Chromium with --enable-unsafe-webgpu offers a WebGPU adapter");
+    GPU.with(|g| *g.borrow_mut() = Some(device.clone()));
+    device
+}
+
+#[wasm_bindgen_test]
+async fn webgpu_in_the_browser_matches_native() {
+    let device = gpu().await;
     let got = logits_on(&device).await;
     let diff = max_abs_diff(&got, &native_logits());
     web_sys::console::log_1(&format!("WebGPU vs native: max |diff| = {diff:e}").into());
@@ -183,11 +197,10 @@ fn damage_in_wasm_is_bit_identical_to_native() {
 #[wasm_bindgen_test]
 async fn damaged_model_in_the_browser_matches_native_on_cpu_and_webgpu() {
     let expected = read_logits(DAMAGED_LOGITS);
-    let gpu = Device::wgpu_options()
-        .init_async()
-        .await
-        .expect("headless Chromium with --enable-unsafe-webgpu offers a WebGPU adapter");
-    for (name, device, tolerance) in [("wasm flex", Device::flex(), 1e-6), ("WebGPU", gpu, 1e-5)] {
+    for (name, device, tolerance) in [
+        ("wasm flex", Device::flex(), 1e-6),
+        ("WebGPU", gpu().await, 1e-5),
+    ] {
         let mut session = Session::new(tiny(), &samples(), device, |_, _| {})
             .await
             .unwrap();
