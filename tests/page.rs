@@ -63,10 +63,14 @@ struct Browser {
 
 impl Browser {
     async fn start() -> Self {
+        Self::start_in(site(), "").await
+    }
+
+    /// Serves `dir` and opens pages under `http://127.0.0.1:PORT/{prefix}`.
+    async fn start_in(dir: PathBuf, prefix: &str) -> Self {
         // Two TLS backends are linked (ureq's and fantoccini's): name one. WebDriver here is
         // plain HTTP on loopback, so it only has to exist.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let site = site();
         let http = free_port();
         let server = Command::new("python3")
             .args([
@@ -77,7 +81,7 @@ impl Browser {
                 "127.0.0.1",
                 "--directory",
             ])
-            .arg(&site)
+            .arg(&dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -109,7 +113,7 @@ impl Browser {
             .expect("a WebDriver session");
         Browser {
             client,
-            base: format!("http://127.0.0.1:{http}/"),
+            base: format!("http://127.0.0.1:{http}/{prefix}"),
             _server: server,
             _driver: driver,
         }
@@ -499,11 +503,12 @@ async fn malformed_links_load_a_working_page_with_a_notice_and_run_nothing() {
 #[ignore = "needs the built site and chromedriver: run by ./dev test"]
 async fn a_second_visit_takes_the_weights_from_cache_storage() {
     let browser = Browser::start().await;
-    let first = browser.open("").await;
+    // The CPU backend: the cache does not depend on it, and SwiftShader is slow.
+    let first = browser.open("?backend=cpu").await;
     let fetched = "return performance.getEntriesByType('resource').filter(e => e.name.includes('alexnet.safetensors')).length";
     let count = browser.client.execute(fetched, vec![]).await.unwrap();
     assert_eq!(count, json!(1), "the first visit downloads the weights");
-    let second = browser.open("").await;
+    let second = browser.open("?backend=cpu").await;
     let count = browser.client.execute(fetched, vec![]).await.unwrap();
     assert_eq!(count, json!(0), "the second visit fetches no weights");
     let notices = browser.text(".notices").await;
@@ -512,5 +517,29 @@ async fn a_second_visit_takes_the_weights_from_cache_storage() {
     // The phone-sized layout, for review.
     browser.client.set_window_size(390, 844).await.unwrap();
     browser.screenshot("mobile").await;
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the built site and chromedriver: run by ./dev test"]
+async fn the_built_site_works_under_a_sub_path() {
+    // The site as a folder `lesion/` of a bigger static site.
+    let root = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        std::fs::canonicalize(site()).unwrap(),
+        root.path().join("lesion"),
+    )
+    .unwrap();
+    let expected = cli_eval(&["--seed", "1", "--set", "fc8=drop:0.5"]);
+    let browser = Browser::start_in(root.path().to_path_buf(), "lesion/").await;
+    browser.open("?v=1&seed=1&fc8=drop:0.5&backend=cpu").await;
+    assert_eq!(browser.attr("main > section", "data-state").await, "ready");
+    let url = browser.client.current_url().await.unwrap();
+    assert!(url.path().starts_with("/lesion/"), "{url}");
+    assert_eq!(
+        browser.numbers().await[0],
+        expected["top1"].as_f64().unwrap(),
+        "served from /lesion/, the same numbers"
+    );
     browser.client.close().await.unwrap();
 }
