@@ -138,6 +138,18 @@ impl Browser {
         start.elapsed()
     }
 
+    /// Opens a full URL (e.g. one the page wrote) and waits until it has settled.
+    async fn reopen(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(600))
+            .for_element(Locator::Css("#metrics"))
+            .await
+            .unwrap();
+        self.settled().await;
+    }
+
     /// Waits until the numbers on screen belong to the settings in the URL and nothing
     /// is being computed; returns how long that took.
     async fn settled(&self) -> Duration {
@@ -399,15 +411,7 @@ async fn the_keyboard_moves_a_slider_and_the_link_restores_it() {
         "61% of conv1 removed changes some predictions"
     );
     // Reloading the link restores the slider and the numbers.
-    browser.client.goto(&damaged_url).await.unwrap();
-    browser
-        .client
-        .wait()
-        .at_most(Duration::from_secs(600))
-        .for_element(Locator::Css("#metrics"))
-        .await
-        .unwrap();
-    browser.settled().await;
+    browser.reopen(&damaged_url).await;
     assert_eq!(
         browser.client.current_url().await.unwrap().to_string(),
         damaged_url
@@ -440,15 +444,7 @@ async fn fifty_rapid_changes_end_equal_to_a_fresh_load() {
     println!("50 slider changes sent in {sent:.1?}; numbers settled {settle:.1?} after the last");
     let url = browser.client.current_url().await.unwrap().to_string();
     let after_storm = browser.numbers().await;
-    browser.client.goto(&url).await.unwrap();
-    browser
-        .client
-        .wait()
-        .at_most(Duration::from_secs(600))
-        .for_element(Locator::Css("#metrics"))
-        .await
-        .unwrap();
-    browser.settled().await;
+    browser.reopen(&url).await;
     assert_eq!(browser.numbers().await, after_storm, "{url}");
     browser.client.close().await.unwrap();
 }

@@ -5,29 +5,9 @@
 mod common;
 
 use common::*;
-use lesion::model::{Layer, ModelInfo, ModelKind, Weights, pth};
+use lesion::model::{Layer, Weights};
 use lesion::perturb::hash::{self, Stream};
 use lesion::perturb::{Damage, Kind, Settings, SettingsError, apply, damage_values};
-
-fn demo() -> Weights {
-    let info = ModelInfo {
-        kind: ModelKind::Demo,
-        name: "demo".into(),
-        source: "alexnet_demo.pth".into(),
-    };
-    pth::read_pth(&reference("alexnet_demo.pth"), info).unwrap()
-}
-
-fn settings(seed: u64, texts: &[&str]) -> Settings {
-    let mut s = Settings {
-        seed,
-        ..Settings::default()
-    };
-    for t in texts {
-        s.set(t).unwrap();
-    }
-    s
-}
 
 fn zeros(w: &Weights, layer: Layer) -> usize {
     w.weight(layer).data.iter().filter(|v| **v == 0.0).count()

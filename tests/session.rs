@@ -8,17 +8,8 @@ use burn::prelude::Device;
 use common::*;
 use lesion::eval::run::BATCH;
 use lesion::eval::{LogitMatrix, SampleSet, Session, evaluate};
-use lesion::model::{AlexNet, Layer, ModelInfo, ModelKind, Weights, pth};
+use lesion::model::{AlexNet, Layer, Weights};
 use lesion::perturb::{Settings, apply};
-
-fn demo() -> Weights {
-    let info = ModelInfo {
-        kind: ModelKind::Demo,
-        name: "demo".into(),
-        source: "alexnet_demo.pth".into(),
-    };
-    pth::read_pth(&reference("alexnet_demo.pth"), info).unwrap()
-}
 
 /// The first `n` sample images.
 fn first(n: usize) -> SampleSet {
@@ -33,15 +24,14 @@ fn samples() -> SampleSet {
     first((2 * BATCH + 5).min(100))
 }
 
-fn settings(seed: u64, texts: &[&str]) -> Settings {
-    let mut s = Settings {
-        seed,
-        ..Settings::default()
-    };
-    for t in texts {
-        s.set(t).unwrap();
-    }
-    s
+fn session(weights: &Weights, samples: &SampleSet) -> Session {
+    pollster::block_on(Session::new(
+        weights.clone(),
+        samples,
+        Device::flex(),
+        |_, _| {},
+    ))
+    .unwrap()
 }
 
 fn full(weights: &Weights, settings: &Settings, samples: &SampleSet) -> LogitMatrix {
@@ -69,13 +59,7 @@ fn assert_same(a: &LogitMatrix, b: &LogitMatrix, what: &str) {
 #[test]
 fn incremental_equals_full_for_every_layer() {
     let (weights, samples) = (demo(), samples());
-    let mut session = pollster::block_on(Session::new(
-        weights.clone(),
-        &samples,
-        Device::flex(),
-        |_, _| {},
-    ))
-    .unwrap();
+    let mut session = session(&weights, &samples);
     assert_same(
         session.logits(),
         &full(&weights, &Settings::default(), &samples),
@@ -123,13 +107,7 @@ fn incremental_equals_full_for_every_layer() {
 #[test]
 fn remembered_settings_are_instant_and_seeds_matter() {
     let (weights, samples) = (demo(), samples());
-    let mut session = pollster::block_on(Session::new(
-        weights.clone(),
-        &samples,
-        Device::flex(),
-        |_, _| {},
-    ))
-    .unwrap();
+    let mut session = session(&weights, &samples);
     let intact = session.logits().clone();
     let a = settings(1, &["conv3=drop:0.5"]);
     let first = pollster::block_on(session.evaluate(&a, |_, _| {})).unwrap();
@@ -152,13 +130,7 @@ fn remembered_settings_are_instant_and_seeds_matter() {
 #[test]
 fn a_cancelled_evaluation_leaves_the_session_correct() {
     let (weights, samples) = (demo(), samples());
-    let mut session = pollster::block_on(Session::new(
-        weights.clone(),
-        &samples,
-        Device::flex(),
-        |_, _| {},
-    ))
-    .unwrap();
+    let mut session = session(&weights, &samples);
     // Cancel a conv2 change after its first batch (newer settings "arrived").
     let mut batches = 0;
     let cancelled = pollster::block_on(session.evaluate_with(

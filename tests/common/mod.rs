@@ -132,3 +132,26 @@ pub const MALFORMED: [&str; 24] = [
     "?%ZZ=%",
     "?fc7=noise:0.5:0.1",
 ];
+
+/// The demo model from the reference data.
+pub fn demo() -> lesion::model::Weights {
+    use lesion::model::{ModelInfo, ModelKind, pth};
+    let info = ModelInfo {
+        kind: ModelKind::Demo,
+        name: "demo".into(),
+        source: "alexnet_demo.pth".into(),
+    };
+    pth::read_pth(&reference("alexnet_demo.pth"), info).unwrap()
+}
+
+/// Settings from a seed and `LAYER=KIND:AMOUNT` texts.
+pub fn settings(seed: u64, texts: &[&str]) -> lesion::perturb::Settings {
+    let mut s = lesion::perturb::Settings {
+        seed,
+        ..Default::default()
+    };
+    for t in texts {
+        s.set(t).unwrap();
+    }
+    s
+}
