@@ -38,6 +38,7 @@ fn median(repeat: usize, mut f: impl FnMut()) -> Duration {
             start.elapsed()
         })
         .collect();
+    // LESION_BENCH_VERBOSE=1 prints every sample, not only the median.
     if std::env::var_os("LESION_BENCH_VERBOSE").is_some() {
         eprintln!("samples: {times:.1?}");
     }
