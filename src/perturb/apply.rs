@@ -79,34 +79,39 @@ pub fn damage_values(
 fn drop(weight: &[f32], layer: u8, p: f64, seed: u64) -> Vec<f32> {
     let t = hash::threshold(p);
     let key = hash::key(seed, layer, Stream::Drop);
-    let mut out = copy_of(weight);
-    split_work(weight, &mut out, |offset, _, dst| {
-        for (k, o) in dst.iter_mut().enumerate() {
-            if hash::score_keyed(key, (offset + k) as u64) < t {
-                *o = 0.0;
-            }
-        }
+    let mut out = buffer(weight.len());
+    split_work(weight, &mut out, |offset, src, dst| {
+        drop_kernel(key, t, offset, src, dst)
     });
     out
 }
 
-/// Runs `kernel(offset, src_chunk, dst_chunk)` over the slices, on several threads where
-/// there are several and the work is large enough to pay for them.
+/// The drop loop, compiled for several instruction sets and picked at run time: with
+/// 64-bit vector multiplies (AVX-512DQ) the hash runs about ten times faster than scalar.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2"))]
+fn drop_kernel(key: u64, t: u32, offset: usize, src: &[f32], dst: &mut [f32]) {
+    for (k, (w, o)) in src.iter().zip(dst.iter_mut()).enumerate() {
+        let removed = hash::score_keyed(key, (offset + k) as u64) < t;
+        *o = if removed { 0.0 } else { *w };
+    }
+}
+
+/// Runs `kernel(offset, src_chunk, dst_chunk)` over the slices. Natively large layers are
+/// split over rayon's pool, the same threads the CPU backend computes on, so the damage
+/// never competes with backend workers that are still spinning after a forward pass.
 fn split_work<F>(src: &[f32], dst: &mut [f32], kernel: F)
 where
     F: Fn(usize, &[f32], &mut [f32]) + Sync,
 {
     #[cfg(not(target_arch = "wasm32"))]
     {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if threads > 1 && src.len() >= 1 << 20 {
-            let chunk = src.len().div_ceil(threads);
-            std::thread::scope(|scope| {
-                for (i, (s, d)) in src.chunks(chunk).zip(dst.chunks_mut(chunk)).enumerate() {
-                    let kernel = &kernel;
-                    scope.spawn(move || kernel(i * chunk, s, d));
-                }
-            });
+        use rayon::prelude::*;
+        const CHUNK: usize = 1 << 20;
+        if src.len() >= CHUNK {
+            src.par_chunks(CHUNK)
+                .zip(dst.par_chunks_mut(CHUNK))
+                .enumerate()
+                .for_each(|(i, (s, d))| kernel(i * CHUNK, s, d));
             return;
         }
     }
