@@ -11,19 +11,31 @@ use crate::perturb::Settings;
 pub const VERSION: &str = "1";
 
 /// Keys the page itself understands besides the settings.
-const PAGE_KEYS: [&str; 2] = ["model", "backend"];
+const PAGE_KEYS: [&str; 3] = ["model", "backend", "images"];
+
+/// The fewest images `?images=N` may ask for (fewer make the intervals meaningless).
+pub const MIN_IMAGES: usize = 10;
 
 /// At most this many notices are listed; the rest are counted.
 const MAX_NOTICES: usize = 8;
+
+/// How the page runs, besides the damage: carried in the link so that everyone who opens
+/// it sees the same numbers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Page {
+    /// `?model=NAME`: an installed model other than the default.
+    pub model: Option<String>,
+    /// `?backend=cpu`: skip WebGPU.
+    pub force_cpu: bool,
+    /// `?images=N`: evaluate an evenly spread subset of N sample images (faster on a CPU).
+    pub images: Option<usize>,
+}
 
 /// What a link asked for.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Link {
     pub settings: Settings,
-    /// `?model=NAME`: an installed model other than the default.
-    pub model: Option<String>,
-    /// `?backend=cpu`: skip WebGPU.
-    pub force_cpu: bool,
+    pub page: Page,
     /// One plain-text line per part of the link that was not used, and why.
     pub ignored: Vec<String>,
 }
@@ -79,7 +91,7 @@ pub fn parse(query: &str) -> Link {
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
                 if valid {
-                    link.model = Some(value);
+                    link.page.model = Some(value);
                 } else {
                     ignored.push(format!(
                         "model `{}` is not a model name; using the default model",
@@ -88,10 +100,17 @@ pub fn parse(query: &str) -> Link {
                 }
             }
             "backend" => match value.as_str() {
-                "cpu" => link.force_cpu = true,
+                "cpu" => link.page.force_cpu = true,
                 "gpu" | "webgpu" | "auto" => {}
                 _ => ignored.push(format!(
                     "backend `{}` is not known (use cpu or gpu)",
+                    shown(&value)
+                )),
+            },
+            "images" => match value.parse::<usize>() {
+                Ok(n) if n >= MIN_IMAGES => link.page.images = Some(n),
+                _ => ignored.push(format!(
+                    "images `{}` is not a number of images (at least {MIN_IMAGES}); using all",
                     shown(&value)
                 )),
             },
@@ -116,7 +135,7 @@ pub fn parse(query: &str) -> Link {
 
 /// The query string for `settings` (and the page keys that differ from the defaults),
 /// starting with `?`. Layers in network order; intact layers are left out.
-pub fn to_query(settings: &Settings, model: Option<&str>, force_cpu: bool) -> String {
+pub fn to_query(settings: &Settings, page: &Page) -> String {
     let mut out = form_urlencoded::Serializer::new(String::new());
     out.append_pair("v", VERSION);
     if !settings.layers.is_empty() {
@@ -125,11 +144,14 @@ pub fn to_query(settings: &Settings, model: Option<&str>, force_cpu: bool) -> St
     for (layer, damage) in &settings.layers {
         out.append_pair(layer.name(), &damage.to_string());
     }
-    if let Some(model) = model {
+    if let Some(model) = &page.model {
         out.append_pair(PAGE_KEYS[0], model);
     }
-    if force_cpu {
+    if page.force_cpu {
         out.append_pair(PAGE_KEYS[1], "cpu");
+    }
+    if let Some(images) = page.images {
+        out.append_pair(PAGE_KEYS[2], &images.to_string());
     }
     // `:` is safe in a query; keep the link readable.
     format!("?{}", out.finish().replace("%3A", ":"))

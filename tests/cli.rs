@@ -440,3 +440,58 @@ fn empty_or_polluted_sample_folders_are_clear_errors() {
     );
     assert_fails_with(&out, &["notes.txt", "not a readable JPEG or PNG image"]);
 }
+
+#[test]
+fn eval_on_an_even_subset_of_the_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    let weights = reference("alexnet_tiny.pth");
+    let samples = data().join("images_100");
+    let out = lesion(
+        &[
+            "eval",
+            "--json",
+            "--images",
+            "20",
+            "--weights",
+            s(&weights),
+            "--samples",
+            s(&samples),
+        ],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["n"], 20);
+    let files: Vec<&str> = json["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["file"].as_str().unwrap())
+        .collect();
+    // Every fifth image in file-name order, starting with the first.
+    let mut all: Vec<String> = std::fs::read_dir(&samples)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    all.sort();
+    let expected: Vec<&str> = all.iter().step_by(5).map(String::as_str).collect();
+    assert_eq!(files, expected);
+    for bad in ["3", "0", "many"] {
+        let out = lesion(
+            &[
+                "eval",
+                "--images",
+                bad,
+                "--weights",
+                s(&weights),
+                "--samples",
+                s(&samples),
+            ],
+            tmp.path(),
+        );
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
+        assert!(stderr.contains("--images"), "{bad}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{bad}: {stderr}");
+    }
+}

@@ -316,3 +316,30 @@ fn prune_removes_exactly_k_breaking_ties_by_index() {
     );
     assert_eq!(bias, [1.0]);
 }
+
+#[test]
+fn settings_text_round_trips_exactly() {
+    let mut settings = Settings {
+        seed: u64::MAX,
+        ..Settings::default()
+    };
+    for text in [
+        "conv1=drop:0.7",
+        "fc6=noise:1.37",
+        "fc8=bitflip:0.0001",
+        "conv3=prune:0.33",
+    ] {
+        settings.set(text).unwrap();
+    }
+    let text = settings.to_string();
+    assert_eq!(text.parse::<Settings>().unwrap(), settings, "{text}");
+    assert_eq!("seed=0".parse::<Settings>().unwrap(), Settings::default());
+    for bad in [
+        "seed=1 conv9=drop:0.5",
+        "seed=x",
+        "conv1=drop:0.5 seed=3",
+        "fc6=melt:0.2",
+    ] {
+        assert!(bad.parse::<Settings>().is_err(), "{bad}");
+    }
+}

@@ -159,3 +159,34 @@ fn a_cancelled_evaluation_leaves_the_session_correct() {
     assert_eq!(outcome.rerun_from, Some(Layer::Fc8));
     assert_same(&outcome.logits, &full(&weights, &back, &samples), "back");
 }
+
+#[test]
+fn probes_are_exact_and_not_remembered() {
+    let (weights, samples) = (demo(), samples());
+    let mut session = session(&weights, &samples);
+    let chart_point = settings(4, &["fc7=drop:0.6"]);
+    let probe = |session: &mut Session, s: &Settings| {
+        pollster::block_on(session.probe_with(s, |_, _| {}, || async { true }))
+            .unwrap()
+            .unwrap()
+    };
+    let probed = probe(&mut session, &chart_point);
+    assert_eq!(probed.rerun_from, Some(Layer::Fc7));
+    assert_same(
+        &probed.logits,
+        &full(&weights, &chart_point, &samples),
+        "probe",
+    );
+    // Not remembered: after another setting, asking for it again re-runs.
+    let user = settings(4, &["conv5=drop:0.3"]);
+    pollster::block_on(session.evaluate(&user, |_, _| {})).unwrap();
+    let again = pollster::block_on(session.evaluate(&chart_point, |_, _| {})).unwrap();
+    assert_eq!(again.rerun_from, Some(Layer::Conv5));
+    // The user's remembered settings survive many probes.
+    for step in 1..=70 {
+        let point = settings(4, &[&format!("fc8=drop:{}", step as f64 / 100.0)]);
+        probe(&mut session, &point);
+    }
+    let back = pollster::block_on(session.evaluate(&user, |_, _| {})).unwrap();
+    assert_eq!(back.rerun_from, None, "still remembered after 70 probes");
+}

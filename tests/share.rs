@@ -19,18 +19,34 @@ fn links_round_trip() {
         link.settings.to_texts(),
         vec!["conv1=drop:0.7", "fc6=prune:0.9"]
     );
-    let query = share::to_query(&link.settings, None, false);
+    let query = share::to_query(&link.settings, &Default::default());
     assert_eq!(query, "?v=1&seed=3&conv1=drop:0.7&fc6=prune:0.9");
     assert_eq!(share::parse(&query).settings, link.settings);
     // Page keys survive too.
-    let q = share::to_query(&link.settings, Some("demo"), true);
-    let back = share::parse(&q);
+    let page = share::Page {
+        model: Some("demo".into()),
+        force_cpu: true,
+        images: Some(20),
+    };
+    let q = share::to_query(&link.settings, &page);
     assert_eq!(
-        (back.model.as_deref(), back.force_cpu),
-        (Some("demo"), true)
+        q,
+        "?v=1&seed=3&conv1=drop:0.7&fc6=prune:0.9&model=demo&backend=cpu&images=20"
     );
+    let back = share::parse(&q);
+    assert_eq!(back.page, page);
+    assert!(back.ignored.is_empty(), "{:?}", back.ignored);
+    // Too few images or not a number: all images, and a notice.
+    for bad in ["images=3", "images=-1", "images=many", "images="] {
+        let link = share::parse(bad);
+        assert_eq!(link.page.images, None, "{bad}");
+        assert_eq!(link.ignored.len(), 1, "{bad}: {:?}", link.ignored);
+    }
     // The intact model is just the version.
-    assert_eq!(share::to_query(&Default::default(), None, false), "?v=1");
+    assert_eq!(
+        share::to_query(&Default::default(), &Default::default()),
+        "?v=1"
+    );
 }
 
 #[test]
@@ -68,4 +84,17 @@ fn malformed_links_parse_and_say_what_was_ignored() {
     );
     assert_eq!(link.ignored.len(), 1);
     assert!(link.ignored[0].contains("conv2"), "{:?}", link.ignored);
+}
+
+#[test]
+fn an_image_subset_is_spread_evenly_over_the_samples() {
+    use lesion::eval::spread;
+    assert_eq!(
+        spread(100, Some(20)),
+        (0..100).step_by(5).collect::<Vec<_>>()
+    );
+    assert_eq!(spread(100, Some(30)).len(), 30);
+    assert_eq!(spread(100, Some(30))[29], 96);
+    assert_eq!(spread(8, Some(20)), (0..8).collect::<Vec<_>>());
+    assert_eq!(spread(100, None).len(), 100);
 }

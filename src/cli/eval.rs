@@ -27,6 +27,9 @@ pub struct EvalArgs {
     dump_logits: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceChoice,
+    /// Evaluate N of the images, spread evenly in file-name order (the page's `?images=N`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(crate::share::MIN_IMAGES as i64..))]
+    images: Option<u32>,
     #[command(flatten)]
     damage: DamageArgs,
 }
@@ -35,7 +38,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let settings = args.damage.settings()?;
     let weights = source::open(&args.weights)?;
     let info = weights.info.clone();
-    let samples = SampleSet::load_dir(&args.samples)?;
+    let samples = SampleSet::load_dir(&args.samples)?.keep_spread(args.images.map(|n| n as usize));
     let device = args.device.init()?;
     let labels = samples.labels();
     let damaged = !settings.layers.is_empty();

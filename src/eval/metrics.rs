@@ -1,6 +1,6 @@
 //! Accuracy with honest uncertainty: top-1 / top-5 with 95% Wilson score intervals.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::run::LogitMatrix;
 
@@ -8,7 +8,7 @@ use super::run::LogitMatrix;
 const Z95: f64 = 1.959_963_984_540_054;
 
 /// A confidence interval for a proportion.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Interval {
     pub lo: f64,
     pub hi: f64,
@@ -42,7 +42,7 @@ pub fn wilson(k: usize, n: usize) -> Interval {
 
 /// The model's five best classes for one image, with softmax probabilities.
 /// Empty when the logits hold NaN or infinity: such an image counts as wrong.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Prediction {
     pub top5: Vec<(usize, f32)>,
 }
@@ -75,7 +75,7 @@ impl Prediction {
 }
 
 /// Accuracy over a sample set.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// Images evaluated.
     pub n: usize,
@@ -87,7 +87,6 @@ pub struct Report {
     pub top5_ci: Interval,
     /// Images whose logits held NaN or infinity.
     pub non_finite: usize,
-    #[serde(skip)]
     pub predictions: Vec<Prediction>,
 }
 
@@ -139,7 +138,7 @@ impl Report {
 }
 
 /// A damaged model measured against the intact one on the same images.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     /// Top-1 over the intact model's top-1 (NaN when the intact model gets none right).
     /// The interval is the Wilson interval of the damaged accuracy over the same divisor:
@@ -153,7 +152,6 @@ pub struct Comparison {
     pub agreement_ci: Interval,
     pub agree_count: usize,
     /// Per image: whether its top-1 differs from the intact model's.
-    #[serde(skip)]
     pub changed: Vec<bool>,
 }
 

@@ -9,5 +9,5 @@ pub mod session;
 
 pub use metrics::{Comparison, Interval, Prediction, Report};
 pub use run::{LogitMatrix, evaluate};
-pub use samples::{Sample, SampleSet};
+pub use samples::{Sample, SampleSet, spread};
 pub use session::{Outcome, Session};

@@ -40,7 +40,26 @@ pub fn is_image_name(file: &str) -> bool {
         .any(|ext| lower.ends_with(ext))
 }
 
+/// `count` of `total` indices spread evenly (`i * total / count`), or all of them when
+/// `count` is absent or at least `total`: the subset that `--images N` and the page's
+/// `?images=N` evaluate.
+pub fn spread(total: usize, count: Option<usize>) -> Vec<usize> {
+    match count {
+        Some(n) if n < total => (0..n).map(|i| i * total / n).collect(),
+        _ => (0..total).collect(),
+    }
+}
+
 impl SampleSet {
+    /// Keeps the [`spread`] subset of `count` images (file-name order).
+    pub fn keep_spread(self, count: Option<usize>) -> Self {
+        let keep = spread(self.samples.len(), count);
+        let mut samples: Vec<Option<Sample>> = self.samples.into_iter().map(Some).collect();
+        Self {
+            samples: keep.into_iter().filter_map(|i| samples[i].take()).collect(),
+        }
+    }
+
     /// Builds a set from encoded image files; `origin` names the set in messages.
     pub fn from_encoded(mut files: Vec<(String, Vec<u8>)>, origin: &str) -> Result<Self> {
         if files.is_empty() {

@@ -132,6 +132,34 @@ impl Session {
     pub async fn evaluate_with<F>(
         &mut self,
         settings: &Settings,
+        progress: impl FnMut(usize, usize),
+        between: impl FnMut() -> F,
+    ) -> Result<Option<Outcome>>
+    where
+        F: Future<Output = bool>,
+    {
+        self.evaluate_inner(settings, true, progress, between).await
+    }
+
+    /// [`Session::evaluate_with`] without remembering the result: for background work
+    /// (the page's charts) that must not push the user's recent settings out of memory.
+    pub async fn probe_with<F>(
+        &mut self,
+        settings: &Settings,
+        progress: impl FnMut(usize, usize),
+        between: impl FnMut() -> F,
+    ) -> Result<Option<Outcome>>
+    where
+        F: Future<Output = bool>,
+    {
+        self.evaluate_inner(settings, false, progress, between)
+            .await
+    }
+
+    async fn evaluate_inner<F>(
+        &mut self,
+        settings: &Settings,
+        remember: bool,
         mut progress: impl FnMut(usize, usize),
         mut between: impl FnMut() -> F,
     ) -> Result<Option<Outcome>>
@@ -153,7 +181,9 @@ impl Session {
             (None, Some(d)) => d,
             (None, None) => {
                 // Same damage as now (e.g. only the seed of an intact model moved).
-                self.remember(key);
+                if remember {
+                    self.remember(key);
+                }
                 return Ok(Some(Outcome {
                     logits: self.logits.clone(),
                     rerun_from: None,
@@ -179,7 +209,9 @@ impl Session {
         };
         self.dirty_from = None;
         self.logits = logits;
-        self.remember(key);
+        if remember {
+            self.remember(key);
+        }
         Ok(Some(Outcome {
             logits: self.logits.clone(),
             rerun_from: Some(Layer::ALL[first]),

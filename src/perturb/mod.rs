@@ -7,5 +7,5 @@ pub mod presets;
 mod settings;
 
 pub use apply::{apply, damage_values, damaged_layer, layer_index};
-pub use presets::{PRESETS, Preset};
+pub use presets::{PRESETS, PaperMark, Preset, paper_mark};
 pub use settings::{Damage, Kind, Settings, SettingsError};

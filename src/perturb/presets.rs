@@ -2,6 +2,7 @@
 //! convolution is fragile, the top convolutions and the dense layers are robust.
 
 use super::settings::Settings;
+use crate::model::Layer;
 
 /// A named setting for the page's preset buttons.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,5 +73,37 @@ mod tests {
         for p in &PRESETS {
             assert!(!p.settings(0).layers.is_empty(), "{}", p.name);
         }
+    }
+}
+
+/// What the paper reports for one layer of AlexNet with 70% of its weights removed at
+/// random (`drop`), drawn as a reference mark on the page's per-layer charts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PaperMark {
+    /// Fraction removed.
+    pub amount: f64,
+    /// Relative top-1 the paper's curve stays above (`above`) or falls to (`!above`).
+    pub top1_rel: f64,
+    pub above: bool,
+    pub text: &'static str,
+}
+
+/// The paper's claim for `layer`, where it makes one: conv1 falls to near chance with 70%
+/// removed; the top convolution and the dense layers keep most of their performance.
+pub fn paper_mark(layer: Layer) -> Option<PaperMark> {
+    match layer {
+        Layer::Conv1 => Some(PaperMark {
+            amount: 0.7,
+            top1_rel: 0.0,
+            above: false,
+            text: "Cheney et al. 2017: near chance with 70% of conv1's weights removed",
+        }),
+        Layer::Conv5 | Layer::Fc6 | Layer::Fc7 | Layer::Fc8 => Some(PaperMark {
+            amount: 0.7,
+            top1_rel: 0.5,
+            above: true,
+            text: "Cheney et al. 2017: most performance kept with 70% of this layer's weights removed",
+        }),
+        _ => None,
     }
 }

@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::model::Layer;
 
 /// What is done to a layer's weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Remove a random fraction p of the weights (set to 0).
     Drop,
@@ -189,8 +191,10 @@ impl FromStr for Layer {
     }
 }
 
-/// A seed and the damage of each layer (layers not listed are intact).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A seed and the damage of each layer (layers not listed are intact). Serialised as its
+/// text form (`seed=3 conv1=drop:0.7`), which round-trips exactly.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct Settings {
     pub seed: u64,
     pub layers: BTreeMap<Layer, Damage>,
@@ -238,5 +242,35 @@ impl fmt::Display for Settings {
             write!(f, " {text}")?;
         }
         Ok(())
+    }
+}
+
+impl FromStr for Settings {
+    type Err = SettingsError;
+
+    /// Reads [`Settings`]'s `Display` form: `seed=N` then `LAYER=KIND:AMOUNT` texts.
+    fn from_str(text: &str) -> Result<Self, SettingsError> {
+        let mut settings = Settings::default();
+        for (i, part) in text.split_whitespace().enumerate() {
+            match part.strip_prefix("seed=") {
+                Some(seed) if i == 0 => settings.seed = Settings::parse_seed(seed)?,
+                _ => settings.set(part)?,
+            }
+        }
+        Ok(settings)
+    }
+}
+
+impl From<Settings> for String {
+    fn from(settings: Settings) -> String {
+        settings.to_string()
+    }
+}
+
+impl TryFrom<String> for Settings {
+    type Error = SettingsError;
+
+    fn try_from(text: String) -> Result<Self, SettingsError> {
+        text.parse()
     }
 }

@@ -1,35 +1,30 @@
 //! Leptos components: small, each showing one thing the engine computed or holding one
-//! control. State lives in a few signals; the engine runs outside them (see `schedule`).
+//! control. State lives in a few signals; the engine runs in a worker (see `client`).
+
+use std::collections::{BTreeMap, HashMap};
 
 use leptos::prelude::*;
 
-use super::engine::{Engine, Results};
-use super::loader::{self, Progress};
+use super::client::Client;
+use super::engine::Results;
+use super::protocol::{Meta, PickedFile, Progress, Reply, Request};
+use super::worker::CHART_STEPS;
 use crate::eval::{Report, labels};
 use crate::model::{Layer, ModelInfo, ModelKind};
-use crate::perturb::{Damage, Kind, PRESETS, Settings};
-use crate::share::{self, Link};
-
-/// What the page knows once the model is loaded (plain, cloneable data).
-#[derive(Debug, Clone)]
-struct Meta {
-    model: ModelInfo,
-    backend: String,
-    backend_is_gpu: bool,
-    files: Vec<String>,
-    labels: Vec<Option<usize>>,
-    intact: Report,
-    eval_ms: f64,
-}
+use crate::perturb::{Damage, Kind, PRESETS, Settings, paper_mark};
+use crate::share::{self, Link, Page};
 
 #[derive(Debug, Clone)]
 enum Phase {
     Loading(Progress),
-    Ready(Meta),
+    Ready(Box<Meta>),
     Failed(String),
 }
 
-/// The signals the controls write and the results read, plus the engine itself.
+/// Chart points per (layer, kind, seed): slider step -> relative top-1.
+type Charts = HashMap<(Layer, Kind, u64), BTreeMap<u32, f64>>;
+
+/// The signals the controls write and the results read, plus the worker that computes.
 #[derive(Clone, Copy)]
 struct State {
     /// The damage the user asked for (the URL mirrors it).
@@ -41,7 +36,16 @@ struct State {
     computing: RwSignal<bool>,
     failure: RwSignal<Option<String>>,
     selected: RwSignal<Option<usize>>,
-    engine: StoredValue<Option<Engine>, LocalStorage>,
+    phase: RwSignal<Phase>,
+    notices: RwSignal<Vec<String>>,
+    charts: RwSignal<Charts>,
+    /// Loading of a picked file: progress, or why it was refused.
+    file_status: RwSignal<Option<String>>,
+    /// How the link asks the page to run (model, backend, images).
+    page: StoredValue<Page>,
+    /// Stay off the GPU: the link asks for it, or the GPU failed.
+    force_cpu: StoredValue<bool>,
+    client: StoredValue<Option<Client>, LocalStorage>,
 }
 
 fn current_query() -> String {
@@ -50,47 +54,116 @@ fn current_query() -> String {
         .unwrap_or_default()
 }
 
-/// Evaluates the latest settings. At most one evaluation runs; when the settings change
-/// meanwhile, it stops between batches and starts over with the newest, so a storm of
-/// slider moves never queues stale work.
-fn schedule(state: State) {
-    if state.computing.get_untracked() {
-        return;
+fn send(state: State, request: &Request) {
+    let sent = state
+        .client
+        .with_value(|c| c.as_ref().map(|c| c.send(request)));
+    if let Some(Err(message)) = sent {
+        state.failure.set(Some(message));
     }
-    let Some(mut engine) = state.engine.try_update_value(|e| e.take()).flatten() else {
-        return;
-    };
-    state.computing.set(true);
-    leptos::task::spawn_local(async move {
-        loop {
-            let wanted = state.settings.get_untracked();
-            let still_wanted = || state.settings.with_untracked(|s| *s == wanted);
-            match engine.evaluate(&wanted, still_wanted).await {
-                Ok(Some(results)) if still_wanted() => {
-                    state.results.set(Some(results));
-                    break;
-                }
-                Ok(_) => continue,
-                Err(message) => {
-                    state.failure.set(Some(message));
-                    break;
-                }
+}
+
+/// Asks for the current settings. The worker drops older requests, so a storm of slider
+/// moves never queues stale work; the page shows "Computing" until the numbers on screen
+/// belong to the settings on screen.
+fn request(state: State) {
+    let settings = state.settings.get_untracked();
+    let chart = state.kinds.get_untracked();
+    let current = state
+        .results
+        .with_untracked(|r| r.as_ref().is_some_and(|r| r.settings == settings));
+    state.computing.set(!current);
+    state.failure.set(None);
+    send(state, &Request::Evaluate { settings, chart });
+}
+
+/// Starts the worker (again, after a crash) and loads the model.
+fn connect(state: State) {
+    state.client.set_value(None);
+    match Client::spawn(move |reply| on_reply(state, reply)) {
+        Ok(client) => state.client.set_value(Some(client)),
+        Err(message) => state.phase.set(Phase::Failed(message)),
+    }
+}
+
+fn loaded(state: State) -> bool {
+    state.phase.with_untracked(|p| matches!(p, Phase::Ready(_)))
+}
+
+fn on_reply(state: State, reply: Reply) {
+    match reply {
+        Reply::Ready => send(
+            state,
+            &Request::Load {
+                model: state.page.with_value(|p| p.model.clone()),
+                force_cpu: state.force_cpu.get_value(),
+                images: state.page.with_value(|p| p.images),
+            },
+        ),
+        Reply::Progress(progress) if loaded(state) => state
+            .file_status
+            .set(Some(format!("{} {}", progress.step, progress.detail))),
+        Reply::Progress(progress) => state.phase.set(Phase::Loading(progress)),
+        Reply::Loaded(meta) => {
+            state
+                .notices
+                .update(|n| n.extend(meta.notices.iter().cloned()));
+            state.results.set(None);
+            state.charts.set(Charts::new());
+            state.selected.set(None);
+            state.file_status.set(None);
+            state.phase.set(Phase::Ready(meta));
+            request(state);
+        }
+        Reply::LoadFailed(message) if loaded(state) => state.file_status.set(Some(message)),
+        Reply::LoadFailed(message) => state.phase.set(Phase::Failed(message)),
+        Reply::Results(results) => {
+            let current = state.settings.with_untracked(|s| *s == results.settings);
+            state.results.set(Some(*results));
+            state.computing.set(!current);
+        }
+        Reply::Point(point) => state.charts.update(|charts| {
+            charts
+                .entry((point.layer, point.kind, point.seed))
+                .or_default()
+                .insert(point.step, point.top1_rel);
+        }),
+        Reply::EvalFailed(message) => {
+            state.failure.set(Some(message));
+            state.computing.set(false);
+        }
+        Reply::Notice(notice) => state.notices.update(|n| n.push(notice)),
+        Reply::Crashed(message) => {
+            let on_gpu = state.phase.with_untracked(|p| match p {
+                Phase::Ready(meta) => meta.backend_is_gpu,
+                _ => !state.force_cpu.get_value(),
+            });
+            if on_gpu {
+                // Most likely the GPU: start over on the CPU; the settings stay as they are.
+                state.notices.update(|n| {
+                    n.push(format!(
+                        "The GPU evaluation stopped ({message}); lesion restarted on the CPU with the same settings."
+                    ))
+                });
+                state.force_cpu.set_value(true);
+                state.phase.set(Phase::Loading(Progress {
+                    step: "Restarting on the CPU".into(),
+                    fraction: None,
+                    detail: String::new(),
+                }));
+                connect(state);
+            } else {
+                state.phase.set(Phase::Failed(format!(
+                    "lesion stopped with an internal error: {message}"
+                )));
             }
         }
-        state.engine.set_value(Some(engine));
-        state.computing.set(false);
-    });
+    }
 }
 
 #[component]
 pub fn App() -> impl IntoView {
     let link: Link = share::parse(&current_query());
-    let (phase, set_phase) = signal(Phase::Loading(Progress {
-        step: "Starting".into(),
-        fraction: None,
-        detail: String::new(),
-    }));
-    let notices = RwSignal::new(link.ignored.clone());
     let mut kinds = [Kind::Drop; 8];
     for (i, layer) in Layer::ALL.iter().enumerate() {
         if let Some(d) = link.settings.layers.get(layer) {
@@ -104,42 +177,33 @@ pub fn App() -> impl IntoView {
         computing: RwSignal::new(false),
         failure: RwSignal::new(None),
         selected: RwSignal::new(None),
-        engine: StoredValue::new_local(None),
+        phase: RwSignal::new(Phase::Loading(Progress {
+            step: "Starting".into(),
+            fraction: None,
+            detail: String::new(),
+        })),
+        notices: RwSignal::new(link.ignored.clone()),
+        charts: RwSignal::new(Charts::new()),
+        file_status: RwSignal::new(None),
+        page: StoredValue::new(link.page.clone()),
+        force_cpu: StoredValue::new(link.page.force_cpu),
+        client: StoredValue::new_local(None),
     };
-    let (model, force_cpu) = (link.model.clone(), link.force_cpu);
-    leptos::task::spawn_local(async move {
-        let result =
-            loader::load(model, force_cpu, move |p| set_phase.set(Phase::Loading(p))).await;
-        match result {
-            Ok(loaded) => {
-                notices.update(|n| n.extend(loaded.notices));
-                let e = loaded.engine;
-                let meta = Meta {
-                    model: e.model.clone(),
-                    backend: e.backend.clone(),
-                    backend_is_gpu: e.backend_is_gpu,
-                    files: e.files.clone(),
-                    labels: e.labels.clone(),
-                    intact: e.intact.clone(),
-                    eval_ms: loaded.eval_ms,
-                };
-                state.engine.set_value(Some(e));
-                set_phase.set(Phase::Ready(meta));
-                schedule(state);
-            }
-            Err(message) => set_phase.set(Phase::Failed(message)),
-        }
-    });
+    connect(state);
     // Every change of the settings: mirror it in the URL (no history entry per move) and
-    // evaluate it.
-    let (link_model, link_cpu) = (link.model.clone(), link.force_cpu);
+    // ask for it. A change of a kind asks too: the charts follow the kinds.
     Effect::new(move |_| {
         let settings = state.settings.get();
-        let query = share::to_query(&settings, link_model.as_deref(), link_cpu);
+        state.kinds.track();
+        let query = state
+            .page
+            .with_value(|page| share::to_query(&settings, page));
         if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
             let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&query));
         }
-        schedule(state);
+        if loaded(state) {
+            request(state);
+        }
     });
     view! {
         <header class="top">
@@ -147,9 +211,9 @@ pub fn App() -> impl IntoView {
             <p class="tagline">"Damage a real ImageNet-trained AlexNet and watch it fail."</p>
         </header>
         <main>
-            {move || match phase.get() {
+            {move || match state.phase.get() {
                 Phase::Loading(progress) => view! { <LoadingView progress /> }.into_any(),
-                Phase::Ready(meta) => view! { <Workbench meta state notices /> }.into_any(),
+                Phase::Ready(meta) => view! { <Workbench meta=*meta state /> }.into_any(),
                 Phase::Failed(message) => view! { <ErrorView message /> }.into_any(),
             }}
         </main>
@@ -182,7 +246,7 @@ fn ErrorView(message: String) -> impl IntoView {
 }
 
 #[component]
-fn Workbench(meta: Meta, state: State, notices: RwSignal<Vec<String>>) -> impl IntoView {
+fn Workbench(meta: Meta, state: State) -> impl IntoView {
     let meta = StoredValue::new(meta);
     let status = move || {
         if let Some(message) = state.failure.get() {
@@ -213,8 +277,9 @@ fn Workbench(meta: Meta, state: State, notices: RwSignal<Vec<String>>) -> impl I
                         m.backend, m.intact.n, m.eval_ms
                     ))}
                 </p>
+                {(!meta.with_value(|m| m.backend_is_gpu)).then(|| view! { <SubsetChoice state /> })}
                 <ul class="notices" aria-live="polite">
-                    {move || notices.get().into_iter().map(|n| view! { <li class="notice">{n}</li> }).collect_view()}
+                    {move || state.notices.get().into_iter().map(|n| view! { <li class="notice">{n}</li> }).collect_view()}
                 </ul>
             </div>
             <div class="layout">
@@ -231,6 +296,37 @@ fn Workbench(meta: Meta, state: State, notices: RwSignal<Vec<String>>) -> impl I
                 </div>
             </div>
         </section>
+    }
+}
+
+/// On the CPU: evaluate all images, or an evenly spread subset for quicker answers. The
+/// choice is part of the link (`images=N`), so it reloads the page with the same damage.
+#[component]
+fn SubsetChoice(state: State) -> impl IntoView {
+    let current = state.page.with_value(|p| p.images);
+    let href = move |images: Option<usize>| {
+        let page = state.page.with_value(|p| Page {
+            images,
+            ..p.clone()
+        });
+        state.settings.with(|s| share::to_query(s, &page))
+    };
+    let choice = move |images: Option<usize>, text: &'static str| {
+        let id = format!("images-{}", images.map_or("all".into(), |n| n.to_string()));
+        if images == current {
+            view! { <strong id=id aria-current="true">{text}</strong> }.into_any()
+        } else {
+            view! { <a id=id href=move || href(images)>{text}</a> }.into_any()
+        }
+    };
+    view! {
+        <p class="subset">
+            "The CPU is slower: evaluate "
+            {choice(None, "all images")}
+            " or "
+            {choice(Some(20), "20 of them")}
+            " (quicker, wider intervals; part of the link)."
+        </p>
     }
 }
 
@@ -301,6 +397,7 @@ fn Controls(state: State) -> impl IntoView {
                 }).collect_view()}
             </div>
             <CopyLink />
+            <DropZone state />
         </aside>
     }
 }
@@ -351,6 +448,152 @@ fn LayerControl(state: State, index: usize, layer: Layer) -> impl IntoView {
                     }
                 } />
             <output class="amount">{describe}</output>
+            <LayerChart state index layer />
+        </div>
+    }
+}
+
+/// Relative top-1 against the slider position with only this layer damaged (this layer's
+/// kind, the current seed), filled in by the worker when idle; the paper's claim as a mark.
+#[component]
+fn LayerChart(state: State, index: usize, layer: Layer) -> impl IntoView {
+    const TOP: f64 = 1.1;
+    let x = |step: f64| 4.0 + step;
+    let y = |rel: f64| 4.0 + 40.0 * (1.0 - rel.clamp(0.0, TOP) / TOP);
+    let kind = move || state.kinds.with(|k| k[index]);
+    let points = move || {
+        let seed = state.settings.with(|s| s.seed);
+        let kind = kind();
+        state.charts.with(|c| {
+            let mut points = vec![(0u32, 1.0)];
+            if let Some(found) = c.get(&(layer, kind, seed)) {
+                points.extend(found.iter().map(|(s, r)| (*s, *r)));
+            }
+            points
+        })
+    };
+    let polyline = move || {
+        points()
+            .iter()
+            .filter(|(_, r)| r.is_finite())
+            .map(|(s, r)| format!("{:.1},{:.1}", x(*s as f64), y(*r)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let done = move || points().len() - 1;
+    // Exact values for tests and scripts: "step:relative-top-1" pairs.
+    let values = move || {
+        points()
+            .iter()
+            .skip(1)
+            .map(|(s, r)| format!("{s}:{r}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let label = move || {
+        let kind = kind();
+        let values: Vec<String> = points()
+            .iter()
+            .skip(1)
+            .map(|(s, r)| format!("{}: {r:.2}", kind.describe_amount(kind.slider_amount(*s))))
+            .collect();
+        if values.is_empty() {
+            format!("{} chart: not computed yet", layer.name())
+        } else {
+            format!(
+                "{} alone, {}, relative top-1: {}",
+                layer.name(),
+                kind.name(),
+                values.join("; ")
+            )
+        }
+    };
+    let cursor = move || {
+        let step = state
+            .settings
+            .with(|s| s.layers.get(&layer).map(|d| d.kind.slider_step(d.amount)))
+            .unwrap_or(0);
+        format!("{:.1}", x(step as f64))
+    };
+    let mark = move || {
+        let mark = paper_mark(layer).filter(|_| kind() == Kind::Drop)?;
+        let (mx, my) = (x(mark.amount * 100.0), y(mark.top1_rel));
+        let arrow = if mark.above { my - 5.0 } else { my + 5.0 };
+        Some(view! {
+            <g class="paper-mark">
+                <title>{mark.text}</title>
+                <line x1=format!("{:.1}", mx - 6.0) x2=format!("{:.1}", mx + 6.0) y1=format!("{my:.1}") y2=format!("{my:.1}") />
+                <line x1=format!("{mx:.1}") x2=format!("{mx:.1}") y1=format!("{my:.1}") y2=format!("{arrow:.1}") />
+            </g>
+        })
+    };
+    view! {
+        <svg class="chart" viewBox="0 0 108 48" role="img" aria-label=label
+            data-points=move || done().to_string() data-total=CHART_STEPS.len().to_string()
+            data-values=values>
+            <title>{label}</title>
+            <rect class="frame" x="4" y="4" width="100" height="40" />
+            <line class="chance" x1="4" x2="104" y1=format!("{:.1}", y(1.0)) y2=format!("{:.1}", y(1.0)) />
+            <line class="cursor" x1=cursor x2=cursor y1="4" y2="44" />
+            {mark}
+            <polyline class="curve" points=polyline />
+            {move || points().into_iter().skip(1).filter(|(_, r)| r.is_finite()).map(|(s, r)| view! {
+                <circle cx=format!("{:.1}", x(s as f64)) cy=format!("{:.1}", y(r)) r="1.6" />
+            }).collect_view()}
+        </svg>
+    }
+}
+
+/// Weights from this computer: a drop zone and a file picker for the files written by
+/// `lesion weights install`. The model on screen changes only once the new one is ready.
+#[component]
+fn DropZone(state: State) -> impl IntoView {
+    let (over, set_over) = signal(false);
+    let take = move |files: Option<web_sys::FileList>| {
+        let Some(files) = files else { return };
+        let files: Vec<web_sys::File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
+        if files.is_empty() {
+            return;
+        }
+        state.file_status.set(Some("Reading the file…".into()));
+        leptos::task::spawn_local(async move {
+            let mut picked = Vec::new();
+            for file in files {
+                let read = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await;
+                match read {
+                    Ok(buffer) => picked.push(PickedFile {
+                        name: file.name(),
+                        bytes: js_sys::Uint8Array::new(&buffer).to_vec(),
+                    }),
+                    Err(_) => {
+                        state
+                            .file_status
+                            .set(Some(format!("{} could not be read.", file.name())));
+                        return;
+                    }
+                }
+            }
+            send(state, &Request::LoadFiles(picked));
+        });
+    };
+    view! {
+        <div class="dropzone" class:over=over
+            on:dragover=move |ev: web_sys::DragEvent| { ev.prevent_default(); set_over.set(true); }
+            on:dragleave=move |_| set_over.set(false)
+            on:drop=move |ev: web_sys::DragEvent| {
+                ev.prevent_default();
+                set_over.set(false);
+                take(ev.data_transfer().and_then(|d| d.files()));
+            }>
+            <label for="weights-file">"Your own weights: drop the "<code>"alexnet.safetensors"</code>" (and "<code>"manifest.json"</code>") written by "<code>"lesion weights install"</code>" here, or "</label>
+            <input id="weights-file" type="file" multiple accept=".safetensors,.json,.pth"
+                on:change=move |ev| {
+                    let input = event_target::<web_sys::HtmlInputElement>(&ev);
+                    take(input.files());
+                    // Empty again, so the next pick is a fresh list (even of the same file).
+                    input.set_value("");
+                } />
+            <p class="file-status" id="file-status" role="status">{move || state.file_status.get()}</p>
         </div>
     }
 }
@@ -401,7 +644,7 @@ fn ratio(v: f64) -> String {
 fn Numbers(results: Results, intact: Report) -> impl IntoView {
     let r = &results.report;
     let c = &results.comparison;
-    let settings_text = share::to_query(&results.settings, None, false);
+    let settings_text = share::to_query(&results.settings, &Page::default());
     view! {
         <div class="metrics" id="metrics" data-settings=settings_text>
             <div class="metric">

@@ -16,11 +16,11 @@ pub struct Backend {
     pub notice: Option<String>,
 }
 
+/// Whether `navigator.gpu` exists here (the page or the worker).
 fn has_webgpu() -> bool {
-    web_sys::window()
-        .map(|w| w.navigator())
-        .and_then(|n| js_sys::Reflect::get(&n, &JsValue::from_str("gpu")).ok())
-        .is_some_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
+    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("navigator"))
+        .and_then(|n| js_sys::Reflect::get(&n, &JsValue::from_str("gpu")))
+        .is_ok_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
 }
 
 pub fn cpu(notice: String) -> Backend {

@@ -1,12 +1,16 @@
-//! The page's view of the engine: one Session plus what the results view needs, with
-//! plain-data requests and results (the shape of messages, should it move to a worker).
+//! The worker's engine: one Session plus what the results view needs. Requests and
+//! results are plain data (they travel as messages, see `protocol`).
 
-use crate::eval::{Comparison, Report, Session};
+use burn::prelude::Device;
+use serde::{Deserialize, Serialize};
+
+use super::protocol::Meta;
+use crate::eval::{Comparison, Report, SampleSet, Session};
 use crate::model::{Layer, ModelInfo};
 use crate::perturb::Settings;
 
 /// Everything the results view shows for one setting. Plain data, computed by the engine.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Results {
     pub settings: Settings,
     pub report: Report,
@@ -23,52 +27,108 @@ pub struct Engine {
     pub model: ModelInfo,
     pub backend: String,
     pub backend_is_gpu: bool,
-    pub files: Vec<String>,
+    /// The sample images as fetched (encoded), to start again on another device.
+    pub encoded: Vec<(String, Vec<u8>)>,
     pub labels: Vec<Option<usize>>,
     pub intact: Report,
+    pub eval_ms: f64,
 }
 
+fn global() -> js_sys::Object {
+    js_sys::global()
+}
+
+/// Milliseconds from the page's or the worker's clock.
 pub fn now_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map(|p| p.now())
+    js_sys::Reflect::get(&global(), &"performance".into())
+        .ok()
+        .and_then(|p| {
+            let now = js_sys::Reflect::get(&p, &"now".into()).ok()?;
+            let now: &js_sys::Function = wasm_bindgen::JsCast::dyn_ref(&now)?;
+            now.call0(&p).ok()?.as_f64()
+        })
         .unwrap_or(0.0)
 }
 
-/// Resolves after the browser has had a chance to handle input and paint.
+/// Resolves after the event loop has run: in the worker, newer requests are read then.
 pub async fn breathe() {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0);
+        let scope = global();
+        if let Ok(set_timeout) = js_sys::Reflect::get(&scope, &"setTimeout".into())
+            && let Some(set_timeout) =
+                wasm_bindgen::JsCast::dyn_ref::<js_sys::Function>(&set_timeout)
+        {
+            let _ = set_timeout.call2(&scope, &resolve, &0.into());
         }
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 impl Engine {
-    /// Evaluates `settings`. Between batches it yields to the browser and asks
+    /// Builds the session: classifies every image once with the intact model.
+    pub async fn start(
+        weights: crate::model::Weights,
+        encoded: Vec<(String, Vec<u8>)>,
+        device: Device,
+        backend: String,
+        backend_is_gpu: bool,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<Self, String> {
+        let set = SampleSet::from_encoded(encoded.clone(), "samples").map_err(|e| e.to_string())?;
+        let start = now_ms();
+        let model = weights.info.clone();
+        let session = Session::new(weights, &set, device, progress)
+            .await
+            .map_err(|e| e.to_string())?;
+        let labels = set.labels();
+        let intact = Report::new(session.logits(), &labels);
+        Ok(Engine {
+            session,
+            model,
+            backend,
+            backend_is_gpu,
+            encoded,
+            labels,
+            intact,
+            eval_ms: now_ms() - start,
+        })
+    }
+
+    pub fn meta(&self, notices: Vec<String>) -> Meta {
+        Meta {
+            model: self.model.clone(),
+            backend: self.backend.clone(),
+            backend_is_gpu: self.backend_is_gpu,
+            files: self.encoded.iter().map(|(f, _)| f.clone()).collect(),
+            labels: self.labels.clone(),
+            intact: self.intact.clone(),
+            eval_ms: self.eval_ms,
+            notices,
+        }
+    }
+
+    /// Evaluates `settings`. Between batches it yields to the event loop and asks
     /// `still_wanted()`; when that says no, the work stops and `Ok(None)` comes back.
+    /// `remember: false` (chart points) keeps the result out of the session's memory.
     pub async fn evaluate(
         &mut self,
         settings: &Settings,
+        remember: bool,
         still_wanted: impl Fn() -> bool,
     ) -> Result<Option<Results>, String> {
         let start = now_ms();
-        let outcome = self
-            .session
-            .evaluate_with(
-                settings,
-                |_, _| {},
-                || {
-                    let wanted = still_wanted();
-                    async move {
-                        breathe().await;
-                        wanted
-                    }
-                },
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+        let between = || async {
+            breathe().await;
+            still_wanted()
+        };
+        let outcome = if remember {
+            self.session
+                .evaluate_with(settings, |_, _| {}, between)
+                .await
+        } else {
+            self.session.probe_with(settings, |_, _| {}, between).await
+        }
+        .map_err(|e| e.to_string())?;
         let Some(outcome) = outcome else {
             return Ok(None);
         };

@@ -17,9 +17,25 @@ fn js_err(context: &str, err: JsValue) -> String {
     format!("{context}: {text}")
 }
 
-async fn response(url: &str) -> Result<Response, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let resp = JsFuture::from(window.fetch_with_str(url))
+/// `fetch` of whichever scope runs this: the page's window or the worker's global scope.
+/// `no_store` keeps the response out of the HTTP cache (the weights live in Cache Storage).
+fn fetch(url: &str, no_store: bool) -> Result<js_sys::Promise, String> {
+    let init = web_sys::RequestInit::new();
+    if no_store {
+        init.set_cache(web_sys::RequestCache::NoStore);
+    }
+    let scope = js_sys::global();
+    if let Some(window) = scope.dyn_ref::<web_sys::Window>() {
+        Ok(window.fetch_with_str_and_init(url, &init))
+    } else if let Some(worker) = scope.dyn_ref::<web_sys::WorkerGlobalScope>() {
+        Ok(worker.fetch_with_str_and_init(url, &init))
+    } else {
+        Err(format!("cannot fetch {url}: no window and no worker scope"))
+    }
+}
+
+async fn response(url: &str, no_store: bool) -> Result<Response, String> {
+    let resp = JsFuture::from(fetch(url, no_store)?)
         .await
         .map_err(|e| js_err(&format!("cannot fetch {url}"), e))?;
     let resp: Response = resp
@@ -36,7 +52,7 @@ async fn response(url: &str) -> Result<Response, String> {
 }
 
 pub async fn text(url: &str) -> Result<String, String> {
-    let resp = response(url).await?;
+    let resp = response(url, false).await?;
     let text = JsFuture::from(resp.text().map_err(|e| js_err(url, e))?)
         .await
         .map_err(|e| js_err(url, e))?;
@@ -44,11 +60,13 @@ pub async fn text(url: &str) -> Result<String, String> {
 }
 
 /// Fetches `url` as bytes, calling `progress(received, total)` as chunks arrive.
+/// `no_store`: bypass the HTTP cache (for files kept in Cache Storage instead).
 pub async fn bytes(
     url: &str,
+    no_store: bool,
     mut progress: impl FnMut(u64, Option<u64>),
 ) -> Result<Vec<u8>, String> {
-    let resp = response(url).await?;
+    let resp = response(url, no_store).await?;
     let total = resp
         .headers()
         .get("content-length")
@@ -91,7 +109,14 @@ pub async fn bytes(
 const CACHE: &str = "lesion-weights-v1";
 
 async fn open_cache() -> Option<web_sys::Cache> {
-    let caches = web_sys::window()?.caches().ok()?;
+    let scope = js_sys::global();
+    let caches = match scope.dyn_ref::<web_sys::Window>() {
+        Some(window) => window.caches().ok()?,
+        None => scope
+            .dyn_ref::<web_sys::WorkerGlobalScope>()?
+            .caches()
+            .ok()?,
+    };
     JsFuture::from(caches.open(CACHE))
         .await
         .ok()?

@@ -1,27 +1,19 @@
-//! The page's loading sequence: model index -> manifest -> weights (verified) -> backend
-//! -> sample images -> evaluation. Every step reports progress; every failure is a message.
+//! Loading, in the worker: model index -> manifest -> weights (verified, cached) ->
+//! backend -> sample images -> evaluation, or weights from files the user picked. Every
+//! step reports progress; every failure is a message.
 
-use crate::eval::{Report, SampleSet, Session};
+use crate::eval::spread;
 use crate::model::manifest::{self, Index, Manifest};
+use crate::model::{ModelInfo, ModelKind, Weights};
 
-use super::engine::{Engine, now_ms};
+use super::engine::Engine;
+use super::protocol::Progress;
 use super::{backend, fetch};
-
-/// What the page shows while loading.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Progress {
-    pub step: String,
-    /// 0..=1, or None when the size is unknown.
-    pub fraction: Option<f64>,
-    pub detail: String,
-}
 
 /// The engine, ready, and what loading it had to say.
 pub struct Loaded {
     pub engine: Engine,
     pub notices: Vec<String>,
-    /// Time to classify every image with the intact model.
-    pub eval_ms: f64,
 }
 
 const WEIGHTS_DIR: &str = "weights";
@@ -31,20 +23,26 @@ fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
-/// Runs the whole sequence. `requested_model` and `force_cpu` come from the URL.
-pub async fn load(
-    requested_model: Option<String>,
-    force_cpu: bool,
-    report: impl Fn(Progress),
-) -> Result<Loaded, String> {
-    let mut notices = Vec::new();
-    let step = |step: &str, fraction: Option<f64>, detail: String| {
+/// `report` as a function of (step, fraction, detail).
+fn stepper(report: &impl Fn(Progress)) -> impl Fn(&str, Option<f64>, String) + '_ {
+    move |step, fraction, detail| {
         report(Progress {
             step: step.into(),
             fraction,
             detail,
         })
-    };
+    }
+}
+
+/// Runs the whole sequence. `requested_model` and `force_cpu` come from the URL.
+pub async fn load(
+    requested_model: Option<String>,
+    force_cpu: bool,
+    images: Option<usize>,
+    report: impl Fn(Progress),
+) -> Result<Loaded, String> {
+    let mut notices = Vec::new();
+    let step = stepper(&report);
 
     step("Finding the model", None, String::new());
     let index_url = format!("{WEIGHTS_DIR}/{}", manifest::INDEX_FILE);
@@ -102,7 +100,7 @@ pub async fn load(
     let weights = match weights {
         Some(w) => w,
         None => {
-            let bytes = fetch::bytes(&weights_url, |got, total| {
+            let bytes = fetch::bytes(&weights_url, true, |got, total| {
                 let total = total.unwrap_or(expected);
                 step(
                     "Downloading weights",
@@ -123,14 +121,29 @@ pub async fn load(
         }
     };
 
-    step("Starting the GPU", None, String::new());
-    let mut backend = backend::choose(force_cpu).await;
     let largest = manifest
         .tensors
         .iter()
         .map(|t| t.shape.iter().product::<usize>() as u64 * 4)
         .max()
         .unwrap_or(0);
+    let encoded = samples(&stepper(&report), images).await?;
+    start(weights, largest, force_cpu, encoded, notices, &report).await
+}
+
+/// Puts `weights` on a backend (the GPU unless `force_cpu` or it cannot hold a layer of
+/// `largest` bytes) and classifies the sample images (`encoded`) once.
+pub async fn start(
+    weights: Weights,
+    largest: u64,
+    force_cpu: bool,
+    encoded: Vec<(String, Vec<u8>)>,
+    mut notices: Vec<String>,
+    report: &impl Fn(Progress),
+) -> Result<Loaded, String> {
+    let step = stepper(report);
+    step("Starting the GPU", None, String::new());
+    let mut backend = backend::choose(force_cpu).await;
     if backend.is_gpu && backend.max_binding < largest {
         backend = backend::cpu(format!(
             "This GPU allows storage buffers of at most {} but the largest layer needs {}; running on the CPU instead.",
@@ -141,12 +154,41 @@ pub async fn load(
     if let Some(notice) = &backend.notice {
         notices.push(notice.clone());
     }
+    let engine = Engine::start(
+        weights,
+        encoded,
+        backend.device,
+        backend.label,
+        backend.is_gpu,
+        |done, total| {
+            step(
+                "Classifying the images",
+                Some(done as f64 / total as f64),
+                format!("{done} of {total}"),
+            )
+        },
+    )
+    .await?;
+    Ok(Loaded { engine, notices })
+}
+
+/// The sample images listed in `samples.txt` (encoded; decoding is the engine's): all of
+/// them, or `images` of them spread evenly in file-name order.
+pub async fn samples(
+    step: &impl Fn(&str, Option<f64>, String),
+    images: Option<usize>,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
     step("Loading the sample images", None, String::new());
     let list = fetch::text("samples.txt").await?;
-    let names: Vec<&str> = list
+    let mut all: Vec<&str> = list
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
+        .collect();
+    all.sort_unstable();
+    let names: Vec<&str> = spread(all.len(), images)
+        .into_iter()
+        .map(|i| all[i])
         .collect();
     let mut files = Vec::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
@@ -158,7 +200,7 @@ pub async fn load(
                 "samples.txt lists an unexpected file name: {name:?}"
             ));
         }
-        let data = fetch::bytes(&format!("{SAMPLES_DIR}/{name}"), |_, _| {}).await?;
+        let data = fetch::bytes(&format!("{SAMPLES_DIR}/{name}"), false, |_, _| {}).await?;
         files.push((name.to_string(), data));
         step(
             "Loading the sample images",
@@ -166,33 +208,60 @@ pub async fn load(
             format!("{} of {}", i + 1, names.len()),
         );
     }
-    let set = SampleSet::from_encoded(files, SAMPLES_DIR).map_err(|e| e.to_string())?;
+    Ok(files)
+}
 
-    let start = now_ms();
-    let model = manifest.model;
-    let session = Session::new(weights, &set, backend.device, |done, total| {
-        step(
-            "Classifying the images",
-            Some(done as f64 / total as f64),
-            format!("{done} of {total}"),
-        )
-    })
-    .await
-    .map_err(|e| e.to_string())?;
-    let eval_ms = now_ms() - start;
-    let labels = set.labels();
-    let intact = Report::new(session.logits(), &labels);
-    Ok(Loaded {
-        engine: Engine {
-            session,
-            model,
-            backend: backend.label,
-            backend_is_gpu: backend.is_gpu,
-            files: set.samples.iter().map(|s| s.file.clone()).collect(),
-            labels,
-            intact,
-        },
-        notices,
-        eval_ms,
-    })
+/// The size in bytes of the largest tensor, as f32 (what one GPU binding must hold).
+pub fn largest_layer(weights: &Weights) -> u64 {
+    weights
+        .tensors
+        .values()
+        .map(|t| t.data.len() as u64 * 4)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Weights from files the user picked: a `.safetensors` written by
+/// `lesion weights install` (verified against its `manifest.json` when that comes along),
+/// or a bare safetensors with torchvision's names. A `.pth` cannot be read here.
+pub fn weights_from_files(files: &[(String, Vec<u8>)]) -> Result<Weights, String> {
+    let find = |ext: &str| {
+        files
+            .iter()
+            .find(|(name, _)| name.to_ascii_lowercase().ends_with(ext))
+    };
+    let shown = |name: &str| name.chars().take(80).collect::<String>();
+    if let Some((name, bytes)) = find(".safetensors") {
+        let weights = match find(".json") {
+            Some((manifest_name, text)) => {
+                let text = std::str::from_utf8(text)
+                    .map_err(|_| format!("{}: not a text file", shown(manifest_name)))?;
+                let manifest =
+                    Manifest::parse(text, &shown(manifest_name)).map_err(|e| e.to_string())?;
+                manifest::load_verified(&manifest, bytes, &shown(name))
+                    .map_err(|e| e.to_string())?
+            }
+            None => {
+                let info = ModelInfo {
+                    kind: ModelKind::Custom,
+                    name: shown(name),
+                    source: format!("{} (a file from this computer)", shown(name)),
+                };
+                manifest::decode(bytes, info, &shown(name)).map_err(|e| e.to_string())?
+            }
+        };
+        return Ok(weights);
+    }
+    match files.first() {
+        Some((name, _)) if name.to_ascii_lowercase().ends_with(".pth") => Err(format!(
+            "{}: a PyTorch .pth file cannot be read in the browser. Convert it once with `lesion weights install --from {}` and pick the alexnet.safetensors (and manifest.json) it writes.",
+            shown(name),
+            shown(name)
+        )),
+        Some((name, _)) => Err(format!(
+            "{}: not a weights file lesion can read here (pick the .safetensors written by `lesion weights install`).",
+            shown(name)
+        )),
+        None => Err("no file was picked".into()),
+    }
 }

@@ -3,9 +3,12 @@
 
 mod app;
 mod backend;
+mod client;
 mod engine;
 mod fetch;
 mod loader;
+mod protocol;
+pub mod worker;
 
 /// Installs a panic hook that shows the panic in the page, then mounts the app.
 pub fn mount() {

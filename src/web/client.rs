@@ -1,0 +1,59 @@
+//! The page's side of the worker: starts it, sends typed requests, hands typed replies to
+//! the page. A worker that dies is reported as a `Reply::Crashed`.
+
+use std::rc::Rc;
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{ErrorEvent, MessageEvent, Worker};
+
+use super::protocol::{self, Reply, Request};
+
+/// Trunk writes this loader next to the page (`data-type="worker"` with a loader shim).
+const WORKER_SCRIPT: &str = "./lesion-worker_loader.js";
+
+pub struct Client {
+    worker: Worker,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+}
+
+impl Client {
+    /// Starts a worker; every reply (and its death) goes to `on_reply`.
+    pub fn spawn(on_reply: impl Fn(Reply) + 'static) -> Result<Self, String> {
+        let worker = Worker::new(WORKER_SCRIPT)
+            .map_err(|e| format!("the evaluation worker could not start: {e:?}"))?;
+        let on_reply = Rc::new(on_reply);
+        let replies = on_reply.clone();
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            match protocol::decode::<Reply>(event.data()) {
+                Ok(reply) => replies(reply),
+                Err(message) => replies(Reply::EvalFailed(message)),
+            }
+        });
+        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+            event.prevent_default();
+            on_reply(Reply::Crashed(event.message()));
+        });
+        worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        Ok(Client {
+            worker,
+            _on_message: on_message,
+            _on_error: on_error,
+        })
+    }
+
+    pub fn send(&self, request: &Request) -> Result<(), String> {
+        let value = protocol::encode(request)?;
+        self.worker
+            .post_message(&value)
+            .map_err(|e| format!("cannot reach the evaluation worker: {e:?}"))
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.worker.terminate();
+    }
+}
