@@ -5,5 +5,5 @@ fn main() -> std::process::ExitCode {
 
 #[cfg(target_arch = "wasm32")]
 fn main() {
-    lesion::web::mount();
+    lesion::web::start();
 }

@@ -206,7 +206,7 @@ impl Browser {
         let url = self.client.current_url().await.unwrap();
         let pairs: Vec<String> = url
             .query_pairs()
-            .filter(|(k, _)| k != "model" && k != "backend")
+            .filter(|(k, _)| !["model", "backend", "images"].contains(&k.as_ref()))
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         format!("?{}", pairs.join("&"))
@@ -639,8 +639,9 @@ async fn charts_fill_in_while_idle_and_agree_with_the_cli() {
     );
     // The paper's marks: conv1 near chance, the dense layers above one half.
     for layer in ["conv1", "conv5", "fc6", "fc7", "fc8"] {
+        // SVG titles are not rendered text: read their content.
         let title = browser
-            .text(&format!("[data-layer={layer}] .paper-mark title"))
+            .prop(&format!("[data-layer={layer}] .paper-mark title"), "textContent")
             .await;
         assert!(title.contains("Cheney"), "{layer}: {title}");
     }

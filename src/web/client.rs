@@ -5,12 +5,12 @@ use std::rc::Rc;
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use web_sys::{ErrorEvent, MessageEvent, Worker};
+use web_sys::{ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use super::protocol::{self, Reply, Request};
 
-/// Trunk writes this loader next to the page (`data-type="worker"` with a loader shim).
-const WORKER_SCRIPT: &str = "./lesion-worker_loader.js";
+/// A module worker that starts the same WebAssembly as the page (`public/worker.js`).
+const WORKER_SCRIPT: &str = "./worker.js";
 
 pub struct Client {
     worker: Worker,
@@ -21,7 +21,9 @@ pub struct Client {
 impl Client {
     /// Starts a worker; every reply (and its death) goes to `on_reply`.
     pub fn spawn(on_reply: impl Fn(Reply) + 'static) -> Result<Self, String> {
-        let worker = Worker::new(WORKER_SCRIPT)
+        let options = WorkerOptions::new();
+        options.set_type(WorkerType::Module);
+        let worker = Worker::new_with_options(WORKER_SCRIPT, &options)
             .map_err(|e| format!("the evaluation worker could not start: {e:?}"))?;
         let on_reply = Rc::new(on_reply);
         let replies = on_reply.clone();

@@ -8,10 +8,20 @@ mod engine;
 mod fetch;
 mod loader;
 mod protocol;
-pub mod worker;
+mod worker;
+
+/// The one WebAssembly module serves both sides: in the page it draws the app; in the
+/// evaluation worker (`public/worker.js`, no window there) it serves requests.
+pub fn start() {
+    if web_sys::window().is_some() {
+        mount();
+    } else {
+        worker::start();
+    }
+}
 
 /// Installs a panic hook that shows the panic in the page, then mounts the app.
-pub fn mount() {
+fn mount() {
     std::panic::set_hook(Box::new(|info| {
         console_error_panic_hook::hook(info);
         show_fatal(&format!("lesion stopped with an internal error: {info}"));
