@@ -641,7 +641,10 @@ async fn charts_fill_in_while_idle_and_agree_with_the_cli() {
     for layer in ["conv1", "conv5", "fc6", "fc7", "fc8"] {
         // SVG titles are not rendered text: read their content.
         let title = browser
-            .prop(&format!("[data-layer={layer}] .paper-mark title"), "textContent")
+            .prop(
+                &format!("[data-layer={layer}] .paper-mark title"),
+                "textContent",
+            )
             .await;
         assert!(title.contains("Cheney"), "{layer}: {title}");
     }

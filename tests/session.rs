@@ -135,6 +135,7 @@ fn a_cancelled_evaluation_leaves_the_session_correct() {
     let mut batches = 0;
     let cancelled = pollster::block_on(session.evaluate_with(
         &settings(1, &["conv2=drop:0.5"]),
+        true,
         |_, _| {},
         || {
             batches += 1;
@@ -166,7 +167,7 @@ fn probes_are_exact_and_not_remembered() {
     let mut session = session(&weights, &samples);
     let chart_point = settings(4, &["fc7=drop:0.6"]);
     let probe = |session: &mut Session, s: &Settings| {
-        pollster::block_on(session.probe_with(s, |_, _| {}, || async { true }))
+        pollster::block_on(session.evaluate_with(s, false, |_, _| {}, || async { true }))
             .unwrap()
             .unwrap()
     };

@@ -121,7 +121,7 @@ impl Session {
         progress: impl FnMut(usize, usize),
     ) -> Result<Outcome> {
         let outcome = self
-            .evaluate_with(settings, progress, || async { true })
+            .evaluate_with(settings, true, progress, || async { true })
             .await?;
         Ok(outcome.expect("never cancelled"))
     }
@@ -129,34 +129,9 @@ impl Session {
     /// [`Session::evaluate`], awaiting `between()` after every batch: the page uses it to
     /// let the browser breathe, and to cancel (`false`) when newer settings arrived. A
     /// cancelled evaluation returns `None` and leaves the session ready for the next one.
+    /// `remember: false` keeps the result out of the memory of recent settings (background
+    /// work such as the page's charts must not push the user's settings out).
     pub async fn evaluate_with<F>(
-        &mut self,
-        settings: &Settings,
-        progress: impl FnMut(usize, usize),
-        between: impl FnMut() -> F,
-    ) -> Result<Option<Outcome>>
-    where
-        F: Future<Output = bool>,
-    {
-        self.evaluate_inner(settings, true, progress, between).await
-    }
-
-    /// [`Session::evaluate_with`] without remembering the result: for background work
-    /// (the page's charts) that must not push the user's recent settings out of memory.
-    pub async fn probe_with<F>(
-        &mut self,
-        settings: &Settings,
-        progress: impl FnMut(usize, usize),
-        between: impl FnMut() -> F,
-    ) -> Result<Option<Outcome>>
-    where
-        F: Future<Output = bool>,
-    {
-        self.evaluate_inner(settings, false, progress, between)
-            .await
-    }
-
-    async fn evaluate_inner<F>(
         &mut self,
         settings: &Settings,
         remember: bool,

@@ -121,14 +121,11 @@ impl Engine {
             breathe().await;
             still_wanted()
         };
-        let outcome = if remember {
-            self.session
-                .evaluate_with(settings, |_, _| {}, between)
-                .await
-        } else {
-            self.session.probe_with(settings, |_, _| {}, between).await
-        }
-        .map_err(|e| e.to_string())?;
+        let outcome = self
+            .session
+            .evaluate_with(settings, remember, |_, _| {}, between)
+            .await
+            .map_err(|e| e.to_string())?;
         let Some(outcome) = outcome else {
             return Ok(None);
         };
