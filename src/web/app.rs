@@ -712,49 +712,64 @@ fn Details(state: State, meta: StoredValue<Meta>) -> impl IntoView {
     }
 }
 
+/// The images, built once per model: only each card's marks and caption follow the
+/// results, so a slider move never re-creates (and re-decodes) a hundred images.
 #[component]
 fn ImageGrid(state: State, meta: StoredValue<Meta>) -> impl IntoView {
-    move || {
-        let results = state.results.get()?;
-        let cards = meta.with_value(|m| {
-            m.files
-                .iter()
-                .zip(&m.labels)
-                .zip(&results.report.predictions)
-                .enumerate()
-                .map(|(i, ((file, label), prediction))| {
-                    let top = prediction.top5.first().copied();
-                    let correct = matches!((top, label), (Some((c, _)), Some(l)) if c == *l);
-                    let changed = results.comparison.changed.get(i).copied().unwrap_or(false);
-                    let guess = match top {
-                        Some((c, p)) => format!("{} ({:.0}%)", labels::name(c), p * 100.0),
-                        None => "no answer (NaN)".into(),
-                    };
-                    let truth = label.map(labels::name).unwrap_or("unlabelled").to_string();
-                    let class = format!(
-                        "card {}{}",
-                        if correct { "correct" } else { "wrong" },
-                        if changed { " changed" } else { "" }
-                    );
-                    view! {
-                        <figure class=class data-file=file.clone() data-changed=changed.to_string()>
-                            <button class="pick" aria-label=format!("top-5 for {truth}")
-                                on:click=move |_| state.selected.set(Some(i))>
-                                <img src=format!("samples/{file}") alt=truth.clone() loading="lazy" width="112" height="112" />
-                            </button>
-                            <figcaption>
-                                <span class="mark" aria-label={if correct { "correct" } else { "wrong" }}>
-                                    {if correct { "✓" } else { "✗" }}
-                                </span>
-                                {changed.then(|| view! { <span class="changed-mark">" changed"</span> })}
-                                <span class="guess">{guess}</span>
-                                <span class="truth">{format!("true: {truth}")}</span>
-                            </figcaption>
-                        </figure>
-                    }
-                })
-                .collect_view()
-        });
-        Some(view! { <div class="grid" id="grid">{cards}</div> })
+    let cards = meta.with_value(|m| {
+        m.files
+            .iter()
+            .zip(&m.labels)
+            .enumerate()
+            .map(|(index, (file, label))| view! { <Card state index file=file.clone() label=*label /> })
+            .collect_view()
+    });
+    view! { <div class="grid" id="grid">{cards}</div> }
+}
+
+/// What one card shows under the current results.
+#[derive(Debug, Clone, PartialEq)]
+struct CardState {
+    correct: bool,
+    changed: bool,
+    guess: String,
+}
+
+#[component]
+fn Card(state: State, index: usize, file: String, label: Option<usize>) -> impl IntoView {
+    let shown = Memo::new(move |_| {
+        state.results.with(|r| {
+            let r = r.as_ref()?;
+            let top = r.report.predictions.get(index)?.top5.first().copied();
+            Some(CardState {
+                correct: matches!((top, label), (Some((c, _)), Some(l)) if c == l),
+                changed: r.comparison.changed.get(index).copied().unwrap_or(false),
+                guess: match top {
+                    Some((c, p)) => format!("{} ({:.0}%)", labels::name(c), p * 100.0),
+                    None => "no answer (NaN)".into(),
+                },
+            })
+        })
+    });
+    let correct = move || shown.with(|s| s.as_ref().is_some_and(|s| s.correct));
+    let changed = move || shown.with(|s| s.as_ref().is_some_and(|s| s.changed));
+    let guess = move || shown.with(|s| s.as_ref().map(|s| s.guess.clone()).unwrap_or_default());
+    let truth = label.map(labels::name).unwrap_or("unlabelled").to_string();
+    view! {
+        <figure class="card" class:correct=correct class:wrong=move || !correct() class:changed=changed
+            data-file=file.clone() data-changed=move || changed().to_string()>
+            <button class="pick" aria-label=format!("top-5 for {truth}")
+                on:click=move |_| state.selected.set(Some(index))>
+                <img src=format!("samples/{file}") alt=truth.clone() loading="lazy" width="112" height="112" />
+            </button>
+            <figcaption>
+                <span class="mark" aria-label=move || if correct() { "correct" } else { "wrong" }>
+                    {move || if correct() { "✓" } else { "✗" }}
+                </span>
+                {move || changed().then(|| view! { <span class="changed-mark">" changed"</span> })}
+                <span class="guess">{guess}</span>
+                <span class="truth">{format!("true: {truth}")}</span>
+            </figcaption>
+        </figure>
     }
 }
