@@ -4,6 +4,8 @@
 //! and value is either understood or reported in `ignored`, and nothing ever panics, so a
 //! mangled link still opens a working page that says what it left out.
 
+use serde::{Deserialize, Serialize};
+
 use crate::model::Layer;
 use crate::perturb::Settings;
 
@@ -25,10 +27,22 @@ const MAX_NOTICES: usize = 8;
 pub struct Page {
     /// `?model=NAME`: an installed model other than the default.
     pub model: Option<String>,
-    /// `?backend=cpu`: skip WebGPU.
-    pub force_cpu: bool,
+    /// `?backend=cpu|gpu`: where the model runs.
+    pub backend: BackendChoice,
     /// `?images=N`: evaluate an evenly spread subset of N sample images (faster on a CPU).
     pub images: Option<usize>,
+}
+
+/// Where the page runs the model.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BackendChoice {
+    /// WebGPU on a hardware adapter, else the CPU. The default; links leave it out.
+    #[default]
+    Auto,
+    /// `backend=cpu`: skip WebGPU.
+    Cpu,
+    /// `backend=gpu`: WebGPU whenever the browser offers it, even a software adapter.
+    Gpu,
 }
 
 /// What a link asked for.
@@ -100,8 +114,9 @@ pub fn parse(query: &str) -> Link {
                 }
             }
             "backend" => match value.as_str() {
-                "cpu" => link.page.force_cpu = true,
-                "gpu" | "webgpu" | "auto" => {}
+                "cpu" => link.page.backend = BackendChoice::Cpu,
+                "gpu" | "webgpu" => link.page.backend = BackendChoice::Gpu,
+                "auto" => link.page.backend = BackendChoice::Auto,
                 _ => ignored.push(format!(
                     "backend `{}` is not known (use cpu or gpu)",
                     shown(&value)
@@ -147,8 +162,13 @@ pub fn to_query(settings: &Settings, page: &Page) -> String {
     if let Some(model) = &page.model {
         out.append_pair(PAGE_KEYS[0], model);
     }
-    if page.force_cpu {
-        out.append_pair(PAGE_KEYS[1], "cpu");
+    let backend = match page.backend {
+        BackendChoice::Auto => None,
+        BackendChoice::Cpu => Some("cpu"),
+        BackendChoice::Gpu => Some("gpu"),
+    };
+    if let Some(backend) = backend {
+        out.append_pair(PAGE_KEYS[1], backend);
     }
     if let Some(images) = page.images {
         out.append_pair(PAGE_KEYS[2], &images.to_string());

@@ -283,8 +283,20 @@ fn cli_top1(_weights: &std::path::Path) -> f64 {
 async fn page_shows_the_demo_models_top1_equal_to_the_cli_on_webgpu_and_cpu() {
     let expected = cli_top1(&site().join("weights/demo"));
     let browser = Browser::start().await;
+    // Left to choose, the page passes over a software adapter (SwiftShader here) for the
+    // CPU and says so; `backend=gpu` uses WebGPU all the same.
+    let chosen = browser.open("?model=demo").await;
+    let on_gpu = browser.attr("#backend", "data-gpu").await;
+    let notices = browser.text(".notices").await;
+    println!("?model=demo: loaded in {chosen:.1?} on the GPU: {on_gpu}; notices: {notices}");
+    if on_gpu == "false" {
+        assert!(
+            notices.contains("runs in software") || notices.contains("does not offer WebGPU"),
+            "the CPU was chosen without saying why: {notices}"
+        );
+    }
     for (query, gpu, shot) in [
-        ("?model=demo", "true", "intact-webgpu"),
+        ("?model=demo&backend=gpu", "true", "intact-webgpu"),
         ("?model=demo&backend=cpu", "false", "intact-cpu"),
     ] {
         let took = browser.open(query).await;
@@ -369,7 +381,7 @@ async fn a_share_link_shows_what_the_cli_computes_for_the_same_settings() {
         expected["agreement"].as_f64().unwrap(),
     ];
     let browser = Browser::start().await;
-    for backend in ["", "&backend=cpu"] {
+    for backend in ["&backend=gpu", "&backend=cpu"] {
         let query = format!("?v=1&seed=3&conv2=drop:0.50&fc6=prune:0.70{backend}");
         let took = browser.open(&query).await;
         assert_eq!(browser.attr("main > section", "data-state").await, "ready");
@@ -412,6 +424,7 @@ async fn the_keyboard_moves_a_slider_and_the_link_restores_it() {
         setInterval(() => { const now = performance.now(); window.lesionGaps.push(now - last); last = now; }, 10);";
     browser.client.execute(ticker, vec![]).await.unwrap();
     let mut latencies = Vec::new();
+    let mut in_page = Vec::new();
     for (key, expected) in [
         (Key::End, "conv1=drop:1"),
         (Key::Home, ""),
@@ -427,6 +440,7 @@ async fn the_keyboard_moves_a_slider_and_the_link_restores_it() {
         slider.send_keys(&key.to_string()).await.unwrap();
         browser.settled().await;
         latencies.push(start.elapsed());
+        in_page.push(browser.attr("#status", "data-latency-ms").await);
         let url = browser.settings_in_url().await;
         if expected.is_empty() {
             assert_eq!(url, "?v=1", "Home returns conv1 to intact");
@@ -436,6 +450,7 @@ async fn the_keyboard_moves_a_slider_and_the_link_restores_it() {
         }
     }
     println!("slider-to-numbers latency (key press to numbers on screen): {latencies:.1?}");
+    println!("the same measured by the page (request to results, ms): {in_page:?}");
     let longest_pause = browser
         .client
         .execute("return Math.max(...window.lesionGaps);", vec![])

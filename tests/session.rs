@@ -7,7 +7,7 @@ mod common;
 use burn::prelude::Device;
 use common::*;
 use lesion::eval::run::BATCH;
-use lesion::eval::{LogitMatrix, SampleSet, Session, evaluate};
+use lesion::eval::{LogitMatrix, Purpose, SampleSet, Session, evaluate};
 use lesion::model::{AlexNet, Layer, Weights};
 use lesion::perturb::{Settings, apply};
 
@@ -135,7 +135,7 @@ fn a_cancelled_evaluation_leaves_the_session_correct() {
     let mut batches = 0;
     let cancelled = pollster::block_on(session.evaluate_with(
         &settings(1, &["conv2=drop:0.5"]),
-        true,
+        Purpose::Show,
         |_, _| {},
         || {
             batches += 1;
@@ -162,32 +162,62 @@ fn a_cancelled_evaluation_leaves_the_session_correct() {
 }
 
 #[test]
-fn probes_are_exact_and_not_remembered() {
+fn probes_are_exact_and_leave_the_session_as_it_was() {
     let (weights, samples) = (demo(), samples());
     let mut session = session(&weights, &samples);
-    let chart_point = settings(4, &["fc7=drop:0.6"]);
-    let probe = |session: &mut Session, s: &Settings| {
-        pollster::block_on(session.evaluate_with(s, false, |_, _| {}, || async { true }))
-            .unwrap()
-            .unwrap()
+    let probe = |session: &mut Session, s: &Settings, go_on: bool| {
+        pollster::block_on(session.evaluate_with(
+            s,
+            Purpose::Probe,
+            |_, _| {},
+            || async move { go_on },
+        ))
+        .unwrap()
     };
-    let probed = probe(&mut session, &chart_point);
-    assert_eq!(probed.rerun_from, Some(Layer::Fc7));
+    let show = |session: &mut Session, s: &Settings| {
+        pollster::block_on(session.evaluate(s, |_, _| {})).unwrap()
+    };
+    let user = settings(4, &["fc8=drop:0.3"]);
+    show(&mut session, &user);
+    // A chart point deep in the network is exact...
+    let chart_point = settings(4, &["conv1=drop:0.6"]);
+    let probed = probe(&mut session, &chart_point, true).unwrap();
+    assert_eq!(probed.rerun_from, Some(Layer::Conv1));
     assert_same(
         &probed.logits,
         &full(&weights, &chart_point, &samples),
         "probe",
     );
-    // Not remembered: after another setting, asking for it again re-runs.
-    let user = settings(4, &["conv5=drop:0.3"]);
-    pollster::block_on(session.evaluate(&user, |_, _| {})).unwrap();
-    let again = pollster::block_on(session.evaluate(&chart_point, |_, _| {})).unwrap();
-    assert_eq!(again.rerun_from, Some(Layer::Conv5));
+    // ...and the user's next move re-runs only what it changes, as if no probe had run.
+    let next = settings(4, &["fc8=drop:0.4"]);
+    let outcome = show(&mut session, &next);
+    assert_eq!(outcome.rerun_from, Some(Layer::Fc8));
+    assert_same(
+        &outcome.logits,
+        &full(&weights, &next, &samples),
+        "after a probe",
+    );
+    // The same after a probe cancelled part-way.
+    let cancelled = probe(&mut session, &settings(4, &["conv2=drop:0.2"]), false);
+    assert!(cancelled.is_none());
+    let next = settings(4, &["fc8=drop:0.5"]);
+    let outcome = show(&mut session, &next);
+    assert_eq!(outcome.rerun_from, Some(Layer::Fc8));
+    assert_same(
+        &outcome.logits,
+        &full(&weights, &next, &samples),
+        "after a cancelled probe",
+    );
+    // Not remembered: asking for a probed setting re-runs it.
+    let again = show(&mut session, &chart_point);
+    assert_eq!(again.rerun_from, Some(Layer::Conv1));
     // The user's remembered settings survive many probes.
+    // (The session holds `chart_point` now; these differ from it in fc8 only, so each
+    // re-runs fc8 alone.)
     for step in 1..=70 {
-        let point = settings(4, &[&format!("fc8=drop:{}", step as f64 / 100.0)]);
-        probe(&mut session, &point);
+        let fc8 = format!("fc8=drop:{}", step as f64 / 100.0);
+        probe(&mut session, &settings(4, &["conv1=drop:0.6", &fc8]), true);
     }
-    let back = pollster::block_on(session.evaluate(&user, |_, _| {})).unwrap();
+    let back = show(&mut session, &user);
     assert_eq!(back.rerun_from, None, "still remembered after 70 probes");
 }

@@ -25,7 +25,7 @@ fn links_round_trip() {
     // Page keys survive too.
     let page = share::Page {
         model: Some("demo".into()),
-        force_cpu: true,
+        backend: share::BackendChoice::Cpu,
         images: Some(20),
     };
     let q = share::to_query(&link.settings, &page);
@@ -36,6 +36,17 @@ fn links_round_trip() {
     let back = share::parse(&q);
     assert_eq!(back.page, page);
     assert!(back.ignored.is_empty(), "{:?}", back.ignored);
+    // The GPU asked for (even a software one) survives; the default is left out.
+    let gpu = share::Page {
+        backend: share::BackendChoice::Gpu,
+        ..Default::default()
+    };
+    let q = share::to_query(&link.settings, &gpu);
+    assert!(q.ends_with("&backend=gpu"), "{q}");
+    assert_eq!(share::parse(&q).page, gpu);
+    let auto = share::parse("?v=1&backend=auto");
+    assert_eq!(auto.page, share::Page::default());
+    assert_eq!(share::to_query(&auto.settings, &auto.page), "?v=1");
     // Too few images or not a number: all images, and a notice.
     for bad in ["images=3", "images=-1", "images=many", "images="] {
         let link = share::parse(bad);

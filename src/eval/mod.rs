@@ -10,4 +10,4 @@ pub mod session;
 pub use metrics::{Comparison, Interval, Prediction, Report};
 pub use run::{LogitMatrix, evaluate};
 pub use samples::{Sample, SampleSet, spread};
-pub use session::{Outcome, Session};
+pub use session::{Outcome, Purpose, Session};

@@ -1,5 +1,7 @@
 //! Running the model over a sample set in batches.
 
+use std::ops::Range;
+
 use burn::prelude::*;
 use burn::tensor::TensorData;
 
@@ -25,16 +27,53 @@ impl LogitMatrix {
     }
 }
 
-/// Images per forward pass. Natively, large enough for the CPU's matrix products to keep
-/// every core busy (see `lesion bench`); in the browser small, to bound GPU and wasm memory.
+/// Images per pass through the convolutions. Natively, large enough for the CPU's matrix
+/// products to keep every core busy (see `lesion bench`); in the browser small, to bound GPU
+/// and wasm memory and to let newer settings interrupt between batches. The dense layers
+/// (fc6..fc8) run on every image at once: their weights (fc6 alone is 151 MB in f32) are
+/// then streamed once per evaluation instead of once per batch (`./dev bench-wasm` measures
+/// the difference).
 #[cfg(not(target_arch = "wasm32"))]
 pub const BATCH: usize = 50;
 #[cfg(target_arch = "wasm32")]
 pub const BATCH: usize = 10;
 
-/// Runs `model` over every sample; `progress(done, total)` is called after each batch.
-/// Asynchronous so that the browser's WebGPU readback can be awaited; on native devices
-/// it completes without waiting.
+/// Waits until a batch's result exists (a GPU only queues work), so that cancelling
+/// between batches stops real work and progress counts finished images.
+pub(crate) async fn finished(x: &Tensor<2>) -> Result<()> {
+    x.clone()
+        .into_data_async()
+        .await
+        .map(|_| ())
+        .map_err(|e| LesionError::Model(format!("the backend failed: {e:?}")))
+}
+
+/// The logits as a host matrix.
+pub(crate) async fn read_logits(logits: Tensor<2>) -> Result<LogitMatrix> {
+    let out = logits
+        .into_data_async()
+        .await
+        .map_err(|e| LesionError::Model(format!("reading back logits failed: {e:?}")))?;
+    let classes = out.shape().dims::<2>()[1];
+    let data = out
+        .try_into_vec::<f32>()
+        .map_err(|e| LesionError::Model(format!("logits are not f32: {e:?}")))?;
+    Ok(LogitMatrix { classes, data })
+}
+
+/// The normalised images `range` of `set` as one input tensor.
+pub(crate) fn input(set: &SampleSet, range: Range<usize>, device: &Device) -> Tensor<4> {
+    let side = CROP as usize;
+    let rows = range.len();
+    Tensor::<4>::from_data(
+        TensorData::new(set.batch(range), [rows, 3, side, side]),
+        device,
+    )
+}
+
+/// Runs `model` over every sample: the convolutions batch by batch (`progress(done, total)`
+/// after each), then the dense layers on all images. Asynchronous so that the browser's
+/// WebGPU readback can be awaited; on native devices it completes without waiting.
 pub async fn evaluate(
     model: &AlexNet,
     set: &SampleSet,
@@ -42,28 +81,17 @@ pub async fn evaluate(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<LogitMatrix> {
     let n = set.len();
-    let side = CROP as usize;
-    let mut data = Vec::new();
-    let mut classes = 0;
-    let mut start = 0;
-    while start < n {
+    let mut features = Vec::new();
+    for start in (0..n).step_by(BATCH) {
         let end = (start + BATCH).min(n);
-        let input = Tensor::<4>::from_data(
-            TensorData::new(set.batch(start..end), [end - start, 3, side, side]),
-            device,
-        );
-        let out = model
-            .forward(input)
-            .into_data_async()
-            .await
-            .map_err(|e| LesionError::Model(format!("reading back logits failed: {e:?}")))?;
-        classes = out.shape().dims::<2>()[1];
-        let values = out
-            .try_into_vec::<f32>()
-            .map_err(|e| LesionError::Model(format!("logits are not f32: {e:?}")))?;
-        data.extend(values);
-        start = end;
-        progress(end, n);
+        let x = model.features(input(set, start..end, device));
+        finished(&x).await?;
+        features.push(x);
+        if end < n {
+            progress(end, n);
+        }
     }
-    Ok(LogitMatrix { classes, data })
+    let logits = read_logits(model.dense(Tensor::cat(features, 0))).await?;
+    progress(n, n);
+    Ok(logits)
 }

@@ -5,12 +5,10 @@
 use std::collections::VecDeque;
 
 use burn::prelude::*;
-use burn::tensor::TensorData;
 
-use super::preprocess::CROP;
-use super::run::{BATCH, LogitMatrix};
+use super::run::{BATCH, LogitMatrix, finished, input, read_logits};
 use super::samples::SampleSet;
-use crate::error::{LesionError, Result};
+use crate::error::Result;
 use crate::model::{Activation, AlexNet, Layer, Weights};
 use crate::perturb::{Damage, Settings, damaged_layer};
 
@@ -33,6 +31,27 @@ fn memo_key(settings: &Settings) -> String {
     }
 }
 
+/// Why settings are evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// The user's settings: the session moves to them and remembers the result.
+    Show,
+    /// A look at other settings (a chart point): not remembered, and afterwards (finished
+    /// or cancelled) the session holds the settings it held before, so the user's next
+    /// change re-runs only what that change needs.
+    Probe,
+}
+
+/// What a probe puts aside and puts back: tensors are shared, so this copies no data.
+struct Saved {
+    model: AlexNet,
+    batches: Vec<Vec<Activation>>,
+    dense: Vec<Tensor<2>>,
+    applied: [LayerState; 8],
+    dirty_from: Option<usize>,
+    logits: LogitMatrix,
+}
+
 /// The result of one evaluation and the work it took.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -46,10 +65,14 @@ pub struct Session {
     weights: Weights,
     device: Device,
     model: AlexNet,
-    /// `inputs[b][k]`: batch b's activation entering layer k under `applied`.
-    inputs: Vec<Vec<Activation>>,
+    /// `batches[b][k]`: batch b's activation entering convolution k under `applied`.
+    batches: Vec<Vec<Activation>>,
+    /// The activations entering fc6, fc7 and fc8 under `applied`, every image at once (the
+    /// dense layers run on all images together, see `run::BATCH`).
+    dense: Vec<Tensor<2>>,
+    images: usize,
     applied: [LayerState; 8],
-    /// Set when a re-run was cancelled part-way: every batch's input to this layer is
+    /// Set when a re-run was cancelled part-way: every image's input to this layer is
     /// valid, later ones may not be, so the next evaluation re-runs from here at the latest.
     dirty_from: Option<usize>,
     logits: LogitMatrix,
@@ -66,16 +89,11 @@ impl Session {
         mut progress: impl FnMut(usize, usize),
     ) -> Result<Self> {
         let model = AlexNet::from_weights(&weights, &device)?;
-        let side = CROP as usize;
         let n = samples.len();
-        let inputs = (0..n)
+        let batches = (0..n)
             .step_by(BATCH)
             .map(|start| {
-                let end = (start + BATCH).min(n);
-                let x = Tensor::<4>::from_data(
-                    TensorData::new(samples.batch(start..end), [end - start, 3, side, side]),
-                    &device,
-                );
+                let x = input(samples, start..(start + BATCH).min(n), &device);
                 vec![Activation::Maps(x)]
             })
             .collect();
@@ -83,7 +101,9 @@ impl Session {
             weights,
             device,
             model,
-            inputs,
+            batches,
+            dense: Vec::new(),
+            images: n,
             applied: [None; 8],
             dirty_from: None,
             logits: LogitMatrix {
@@ -121,7 +141,7 @@ impl Session {
         progress: impl FnMut(usize, usize),
     ) -> Result<Outcome> {
         let outcome = self
-            .evaluate_with(settings, true, progress, || async { true })
+            .evaluate_with(settings, Purpose::Show, progress, || async { true })
             .await?;
         Ok(outcome.expect("never cancelled"))
     }
@@ -129,9 +149,39 @@ impl Session {
     /// [`Session::evaluate`], awaiting `between()` after every batch: the page uses it to
     /// let the browser breathe, and to cancel (`false`) when newer settings arrived. A
     /// cancelled evaluation returns `None` and leaves the session ready for the next one.
-    /// `remember: false` keeps the result out of the memory of recent settings (background
-    /// work such as the page's charts must not push the user's settings out).
+    /// See [`Purpose`] for what a probe leaves behind.
     pub async fn evaluate_with<F>(
+        &mut self,
+        settings: &Settings,
+        purpose: Purpose,
+        progress: impl FnMut(usize, usize),
+        between: impl FnMut() -> F,
+    ) -> Result<Option<Outcome>>
+    where
+        F: Future<Output = bool>,
+    {
+        if purpose == Purpose::Show {
+            return self.run_settings(settings, true, progress, between).await;
+        }
+        let saved = Saved {
+            model: self.model.clone(),
+            batches: self.batches.clone(),
+            dense: self.dense.clone(),
+            applied: self.applied,
+            dirty_from: self.dirty_from,
+            logits: self.logits.clone(),
+        };
+        let outcome = self.run_settings(settings, false, progress, between).await;
+        self.model = saved.model;
+        self.batches = saved.batches;
+        self.dense = saved.dense;
+        self.applied = saved.applied;
+        self.dirty_from = saved.dirty_from;
+        self.logits = saved.logits;
+        outcome
+    }
+
+    async fn run_settings<F>(
         &mut self,
         settings: &Settings,
         remember: bool,
@@ -201,55 +251,61 @@ impl Session {
         self.memo.push_front((key, self.logits.clone()));
     }
 
-    /// Runs layers `first..` on every batch from the cached input of layer `first`,
-    /// refreshing the cached inputs of the layers after it.
+    /// Runs layers `first..` from the cached input of layer `first`, refreshing the cached
+    /// inputs of the layers after it: the convolutions batch by batch, then the dense layers
+    /// on every image. `between()` is awaited after every batch and every dense layer.
     async fn run_from<F: Future<Output = bool>>(
         &mut self,
         first: usize,
         progress: &mut impl FnMut(usize, usize),
         between: &mut impl FnMut() -> F,
     ) -> Result<Option<LogitMatrix>> {
-        let total: usize = self.inputs.len();
-        let n_images: usize = self
-            .inputs
-            .iter()
-            .map(|b| match &b[0] {
-                Activation::Maps(x) => x.dims()[0],
-                Activation::Flat(x) => x.dims()[0],
-            })
-            .sum();
-        let mut data = Vec::new();
-        let mut classes = 0;
-        let mut done = 0;
-        for b in 0..total {
-            let batch = &mut self.inputs[b];
-            batch.truncate(first + 1);
-            let mut x = batch[first].clone();
-            for (k, layer) in Layer::ALL.into_iter().enumerate().skip(first) {
-                x = self.model.stage(layer, x);
-                if k + 1 < Layer::ALL.len() {
+        let n = self.images;
+        let first_dense = Layer::CONV.len();
+        if first < first_dense {
+            let mut features = Vec::with_capacity(self.batches.len());
+            let mut done = 0;
+            for batch in &mut self.batches {
+                batch.truncate(first + 1);
+                let mut x = batch[first].clone();
+                for layer in &Layer::CONV[first..] {
+                    x = self.model.stage(*layer, x);
                     batch.push(x.clone());
                 }
+                // conv5's output is the dense layers' input, not kept per batch.
+                let Some(Activation::Flat(x)) = batch.pop() else {
+                    unreachable!("conv5 gives vectors")
+                };
+                finished(&x).await?;
+                done += x.dims()[0];
+                features.push(x);
+                if done < n {
+                    progress(done, n);
+                }
+                if !between().await {
+                    return Ok(None);
+                }
             }
-            let Activation::Flat(out) = x else {
-                unreachable!("fc8 gives vectors")
+            self.dense = vec![Tensor::cat(features, 0)];
+        }
+        let from = first.max(first_dense) - first_dense;
+        self.dense.truncate(from + 1);
+        let mut x = self.dense[from].clone();
+        for (k, layer) in Layer::DENSE.into_iter().enumerate().skip(from) {
+            let Activation::Flat(y) = self.model.stage(layer, Activation::Flat(x)) else {
+                unreachable!("dense layers give vectors")
             };
-            let rows = out.dims()[0];
-            let out = out
-                .into_data_async()
-                .await
-                .map_err(|e| LesionError::Model(format!("reading back logits failed: {e:?}")))?;
-            classes = out.shape().dims::<2>()[1];
-            data.extend(
-                out.try_into_vec::<f32>()
-                    .map_err(|e| LesionError::Model(format!("logits are not f32: {e:?}")))?,
-            );
-            done += rows;
-            progress(done, n_images);
-            if b + 1 < total && !between().await {
-                return Ok(None);
+            x = y;
+            if k + 1 < Layer::DENSE.len() {
+                self.dense.push(x.clone());
+                finished(&x).await?;
+                if !between().await {
+                    return Ok(None);
+                }
             }
         }
-        Ok(Some(LogitMatrix { classes, data }))
+        let logits = read_logits(x).await?;
+        progress(n, n);
+        Ok(Some(logits))
     }
 }

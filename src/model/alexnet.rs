@@ -138,12 +138,25 @@ impl AlexNet {
         }
     }
 
-    /// Logits for a batch of normalised images `[N, 3, 224, 224]`.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        Layer::ALL
+    /// The features entering fc6 (`[N, 9216]`) for normalised images `[N, 3, 224, 224]`.
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        Layer::CONV
             .into_iter()
             .fold(Activation::Maps(x), |x, layer| self.stage(layer, x))
             .flat()
+    }
+
+    /// Logits from the features entering fc6.
+    pub fn dense(&self, x: Tensor<2>) -> Tensor<2> {
+        Layer::DENSE
+            .into_iter()
+            .fold(Activation::Flat(x), |x, layer| self.stage(layer, x))
+            .flat()
+    }
+
+    /// Logits for a batch of normalised images `[N, 3, 224, 224]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.dense(self.features(x))
     }
 }
 

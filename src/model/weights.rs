@@ -33,6 +33,16 @@ impl Layer {
         Layer::Fc7,
         Layer::Fc8,
     ];
+    /// The convolutional layers (run batch by batch).
+    pub const CONV: [Layer; 5] = [
+        Layer::Conv1,
+        Layer::Conv2,
+        Layer::Conv3,
+        Layer::Conv4,
+        Layer::Conv5,
+    ];
+    /// The dense layers (run on every image at once).
+    pub const DENSE: [Layer; 3] = [Layer::Fc6, Layer::Fc7, Layer::Fc8];
 
     /// The short name used by the CLI and share links (`conv1` … `fc8`).
     pub fn name(self) -> &'static str {

@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, HashMap};
 use leptos::prelude::*;
 
 use super::client::Client;
-use super::engine::Results;
+use super::engine::{Results, now_ms};
 use super::protocol::{Meta, PickedFile, Progress, Reply, Request};
 use super::worker::CHART_STEPS;
 use crate::eval::{Report, labels};
 use crate::model::{Layer, ModelInfo, ModelKind};
 use crate::perturb::{Damage, Kind, PRESETS, Settings, paper_mark};
-use crate::share::{self, Link, Page};
+use crate::share::{self, BackendChoice, Link, Page};
 
 #[derive(Debug, Clone)]
 enum Phase {
@@ -34,6 +34,10 @@ struct State {
     /// The numbers on screen, and the settings they belong to.
     results: RwSignal<Option<Results>>,
     computing: RwSignal<bool>,
+    /// When the page last asked for settings (its clock, ms), and how long the numbers for
+    /// the settings on screen took to arrive after that.
+    asked_at: StoredValue<f64>,
+    latency: RwSignal<Option<f64>>,
     failure: RwSignal<Option<String>>,
     selected: RwSignal<Option<usize>>,
     phase: RwSignal<Phase>,
@@ -43,8 +47,8 @@ struct State {
     file_status: RwSignal<Option<String>>,
     /// How the link asks the page to run (model, backend, images).
     page: StoredValue<Page>,
-    /// Stay off the GPU: the link asks for it, or the GPU failed.
-    force_cpu: StoredValue<bool>,
+    /// Where to run: as the link asks, or the CPU once the GPU failed.
+    backend: StoredValue<BackendChoice>,
     client: StoredValue<Option<Client>, LocalStorage>,
 }
 
@@ -74,6 +78,7 @@ fn request(state: State) {
         .with_untracked(|r| r.as_ref().is_some_and(|r| r.settings == settings));
     state.computing.set(!current);
     state.failure.set(None);
+    state.asked_at.set_value(now_ms());
     send(state, &Request::Evaluate { settings, chart });
 }
 
@@ -96,7 +101,7 @@ fn on_reply(state: State, reply: Reply) {
             state,
             &Request::Load {
                 model: state.page.with_value(|p| p.model.clone()),
-                force_cpu: state.force_cpu.get_value(),
+                backend: state.backend.get_value(),
                 images: state.page.with_value(|p| p.images),
             },
         ),
@@ -119,6 +124,11 @@ fn on_reply(state: State, reply: Reply) {
         Reply::LoadFailed(message) => state.phase.set(Phase::Failed(message)),
         Reply::Results(results) => {
             let current = state.settings.with_untracked(|s| *s == results.settings);
+            if current {
+                state
+                    .latency
+                    .set(Some(now_ms() - state.asked_at.get_value()));
+            }
             state.results.set(Some(*results));
             state.computing.set(!current);
         }
@@ -136,7 +146,7 @@ fn on_reply(state: State, reply: Reply) {
         Reply::Crashed(message) => {
             let on_gpu = state.phase.with_untracked(|p| match p {
                 Phase::Ready(meta) => meta.backend_is_gpu,
-                _ => !state.force_cpu.get_value(),
+                _ => state.backend.get_value() != BackendChoice::Cpu,
             });
             if on_gpu {
                 // Most likely the GPU: start over on the CPU; the settings stay as they are.
@@ -145,7 +155,7 @@ fn on_reply(state: State, reply: Reply) {
                         "The GPU evaluation stopped ({message}); lesion restarted on the CPU with the same settings."
                     ))
                 });
-                state.force_cpu.set_value(true);
+                state.backend.set_value(BackendChoice::Cpu);
                 state.phase.set(Phase::Loading(Progress {
                     step: "Restarting on the CPU".into(),
                     fraction: None,
@@ -175,6 +185,8 @@ pub fn App() -> impl IntoView {
         kinds: RwSignal::new(kinds),
         results: RwSignal::new(None),
         computing: RwSignal::new(false),
+        asked_at: StoredValue::new(0.0),
+        latency: RwSignal::new(None),
         failure: RwSignal::new(None),
         selected: RwSignal::new(None),
         phase: RwSignal::new(Phase::Loading(Progress {
@@ -186,7 +198,7 @@ pub fn App() -> impl IntoView {
         charts: RwSignal::new(Charts::new()),
         file_status: RwSignal::new(None),
         page: StoredValue::new(link.page.clone()),
-        force_cpu: StoredValue::new(link.page.force_cpu),
+        backend: StoredValue::new(link.page.backend),
         client: StoredValue::new_local(None),
     };
     connect(state);
@@ -285,7 +297,8 @@ fn Workbench(meta: Meta, state: State) -> impl IntoView {
             <div class="layout">
                 <Controls state />
                 <div class="output">
-                    <p class="status" id="status" role="status" data-computing=move || state.computing.get().to_string()>
+                    <p class="status" id="status" role="status" data-computing=move || state.computing.get().to_string()
+                        data-latency-ms=move || state.latency.get().map(|ms| format!("{ms:.0}")).unwrap_or_default()>
                         {status}
                     </p>
                     {move || state.results.get().map(|r| view! {

@@ -1,8 +1,14 @@
 //! Choosing where the model runs in the browser: WebGPU through Burn when the browser has
-//! it (with the adapter's own limits), else Burn's CPU backend with a visible notice.
+//! a hardware adapter (with the adapter's own limits), else Burn's CPU backend with a
+//! visible notice. A software adapter (SwiftShader and the like) is passed over unless the
+//! link asks for the GPU: it ran the demo model about 30x slower than the CPU path here.
 
 use burn::prelude::Device;
-use wasm_bindgen::JsValue;
+use js_sys::{Function, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+
+use crate::share::BackendChoice;
 
 /// The device in use and what the page should say about it.
 pub struct Backend {
@@ -23,6 +29,41 @@ fn has_webgpu() -> bool {
         .is_ok_and(|gpu| !gpu.is_undefined() && !gpu.is_null())
 }
 
+/// What the browser says of the adapter WebGPU would use: a description and whether it
+/// runs in software. `None` when there is no adapter (wgpu then fails and the CPU is used).
+async fn adapter() -> Option<(String, bool)> {
+    let get = |v: &JsValue, key: &str| Reflect::get(v, &JsValue::from_str(key)).ok();
+    let gpu = get(&js_sys::global(), "navigator").and_then(|n| get(&n, "gpu"))?;
+    let request: Function = get(&gpu, "requestAdapter")?.dyn_into().ok()?;
+    let promise: js_sys::Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
+    let adapter = JsFuture::from(promise).await.ok()?;
+    if adapter.is_null() || adapter.is_undefined() {
+        return None;
+    }
+    let info = get(&adapter, "info").filter(|i| i.is_object());
+    let text = |key: &str| info.as_ref().and_then(|i| get(i, key)?.as_string());
+    let description = ["description", "vendor", "architecture", "device"]
+        .iter()
+        .filter_map(|key| text(key))
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let flagged = |v: Option<JsValue>| v.and_then(|f| f.as_bool()).unwrap_or(false);
+    let lower = description.to_lowercase();
+    let software = flagged(info.as_ref().and_then(|i| get(i, "isFallbackAdapter")))
+        || flagged(get(&adapter, "isFallbackAdapter"))
+        || [
+            "swiftshader",
+            "llvmpipe",
+            "lavapipe",
+            "software",
+            "basic render",
+        ]
+        .iter()
+        .any(|name| lower.contains(name));
+    Some((description, software))
+}
+
 pub fn cpu(notice: String) -> Backend {
     Backend {
         device: Device::flex(),
@@ -33,9 +74,9 @@ pub fn cpu(notice: String) -> Backend {
     }
 }
 
-/// `force_cpu` comes from `?backend=cpu`.
-pub async fn choose(force_cpu: bool) -> Backend {
-    if force_cpu {
+/// `choice` comes from the link's `backend=`.
+pub async fn choose(choice: BackendChoice) -> Backend {
+    if choice == BackendChoice::Cpu {
         return cpu("Running on the CPU because the link asks for it (backend=cpu).".into());
     }
     if !has_webgpu() {
@@ -43,6 +84,17 @@ pub async fn choose(force_cpu: bool) -> Backend {
             "This browser does not offer WebGPU, so lesion runs on the CPU: the same numbers, but slower."
                 .into(),
         );
+    }
+    let (description, software) = adapter().await.unwrap_or_default();
+    if software && choice == BackendChoice::Auto {
+        return cpu(format!(
+            "This browser's WebGPU runs in software ({}), which is far slower than lesion's CPU path, so lesion runs on the CPU. Add backend=gpu to the link to use it anyway.",
+            if description.is_empty() {
+                "a fallback adapter"
+            } else {
+                &description
+            }
+        ));
     }
     // cubecl requests the adapter's own limits, so fc6 (151 MB in f32) fits a single
     // storage binding wherever the adapter allows it.
@@ -54,10 +106,12 @@ pub async fn choose(force_cpu: bool) -> Backend {
                 device,
                 label: format!(
                     "WebGPU ({}; storage binding up to {} MiB)",
-                    if info.name.is_empty() {
-                        "unnamed adapter".to_string()
-                    } else {
+                    if !info.name.is_empty() {
                         info.name
+                    } else if !description.is_empty() {
+                        description
+                    } else {
+                        "unnamed adapter".to_string()
                     },
                     limits.max_storage_buffer_binding_size / (1 << 20)
                 ),

@@ -28,7 +28,7 @@ impl Client {
         let on_reply = Rc::new(on_reply);
         let replies = on_reply.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            match protocol::decode::<Reply>(event.data()) {
+            match protocol::decode_reply(event.data()) {
                 Ok(reply) => replies(reply),
                 Err(message) => replies(Reply::EvalFailed(message)),
             }
@@ -47,7 +47,7 @@ impl Client {
     }
 
     pub fn send(&self, request: &Request) -> Result<(), String> {
-        let value = protocol::encode(request)?;
+        let value = protocol::encode_request(request)?;
         self.worker
             .post_message(&value)
             .map_err(|e| format!("cannot reach the evaluation worker: {e:?}"))

@@ -3,9 +3,10 @@
 
 use burn::prelude::Device;
 use serde::{Deserialize, Serialize};
+use wasm_bindgen::{JsCast, JsValue};
 
 use super::protocol::Meta;
-use crate::eval::{Comparison, Report, SampleSet, Session};
+use crate::eval::{Comparison, Purpose, Report, SampleSet, Session};
 use crate::model::{Layer, ModelInfo};
 use crate::perturb::Settings;
 
@@ -51,13 +52,27 @@ pub fn now_ms() -> f64 {
 }
 
 /// Resolves after the event loop has run: in the worker, newer requests are read then.
+/// Where the browser has `scheduler.postTask`, the evaluation resumes at background
+/// priority, so a request that is already waiting is handled first; else `setTimeout(0)`.
 pub async fn breathe() {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let scope = global();
-        if let Ok(set_timeout) = js_sys::Reflect::get(&scope, &"setTimeout".into())
-            && let Some(set_timeout) =
-                wasm_bindgen::JsCast::dyn_ref::<js_sys::Function>(&set_timeout)
+        let get = |v: &JsValue, key: &str| {
+            js_sys::Reflect::get(v, &JsValue::from_str(key))
+                .ok()
+                .filter(|v| !v.is_undefined() && !v.is_null())
+        };
+        let function = |v: JsValue| v.dyn_into::<js_sys::Function>().ok();
+        if let Some(scheduler) = get(&scope, "scheduler")
+            && let Some(post_task) = get(&scheduler, "postTask").and_then(function)
         {
+            let options = js_sys::Object::new();
+            let _ = js_sys::Reflect::set(&options, &"priority".into(), &"background".into());
+            if post_task.call2(&scheduler, &resolve, &options).is_ok() {
+                return;
+            }
+        }
+        if let Some(set_timeout) = get(&scope, "setTimeout").and_then(function) {
             let _ = set_timeout.call2(&scope, &resolve, &0.into());
         }
     });
@@ -109,11 +124,11 @@ impl Engine {
 
     /// Evaluates `settings`. Between batches it yields to the event loop and asks
     /// `still_wanted()`; when that says no, the work stops and `Ok(None)` comes back.
-    /// `remember: false` (chart points) keeps the result out of the session's memory.
+    /// `Purpose::Probe` (chart points) leaves the session as it was.
     pub async fn evaluate(
         &mut self,
         settings: &Settings,
-        remember: bool,
+        purpose: Purpose,
         still_wanted: impl Fn() -> bool,
     ) -> Result<Option<Results>, String> {
         let start = now_ms();
@@ -123,7 +138,7 @@ impl Engine {
         };
         let outcome = self
             .session
-            .evaluate_with(settings, remember, |_, _| {}, between)
+            .evaluate_with(settings, purpose, |_, _| {}, between)
             .await
             .map_err(|e| e.to_string())?;
         let Some(outcome) = outcome else {

@@ -5,6 +5,7 @@
 use crate::eval::spread;
 use crate::model::manifest::{self, Index, Manifest};
 use crate::model::{ModelInfo, ModelKind, Weights};
+use crate::share::BackendChoice;
 
 use super::engine::Engine;
 use super::protocol::Progress;
@@ -34,10 +35,10 @@ fn stepper(report: &impl Fn(Progress)) -> impl Fn(&str, Option<f64>, String) + '
     }
 }
 
-/// Runs the whole sequence. `requested_model` and `force_cpu` come from the URL.
+/// Runs the whole sequence. `requested_model` and `choice` come from the URL.
 pub async fn load(
     requested_model: Option<String>,
-    force_cpu: bool,
+    choice: BackendChoice,
     images: Option<usize>,
     report: impl Fn(Progress),
 ) -> Result<Loaded, String> {
@@ -128,22 +129,22 @@ pub async fn load(
         .max()
         .unwrap_or(0);
     let encoded = samples(&stepper(&report), images).await?;
-    start(weights, largest, force_cpu, encoded, notices, &report).await
+    start(weights, largest, choice, encoded, notices, &report).await
 }
 
-/// Puts `weights` on a backend (the GPU unless `force_cpu` or it cannot hold a layer of
+/// Puts `weights` on a backend (see `backend::choose`; the CPU when the GPU cannot hold a layer of
 /// `largest` bytes) and classifies the sample images (`encoded`) once.
 pub async fn start(
     weights: Weights,
     largest: u64,
-    force_cpu: bool,
+    choice: BackendChoice,
     encoded: Vec<(String, Vec<u8>)>,
     mut notices: Vec<String>,
     report: &impl Fn(Progress),
 ) -> Result<Loaded, String> {
     let step = stepper(report);
     step("Starting the GPU", None, String::new());
-    let mut backend = backend::choose(force_cpu).await;
+    let mut backend = backend::choose(choice).await;
     if backend.is_gpu && backend.max_binding < largest {
         backend = backend::cpu(format!(
             "This GPU allows storage buffers of at most {} but the largest layer needs {}; running on the CPU instead.",

@@ -12,8 +12,10 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 use super::engine::Engine;
 use super::loader::{self, Loaded};
 use super::protocol::{self, ChartPoint, PickedFile, Reply, Request};
+use crate::eval::Purpose;
 use crate::model::Layer;
 use crate::perturb::{Damage, Kind, Settings};
+use crate::share::BackendChoice;
 
 /// Slider positions the charts are drawn at (percent of the slider's range).
 pub const CHART_STEPS: [u32; 10] = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
@@ -36,7 +38,7 @@ struct State {
     running: bool,
     /// The sample images as fetched and where the model was asked to run.
     samples: Option<Vec<(String, Vec<u8>)>>,
-    force_cpu: bool,
+    backend: BackendChoice,
 }
 
 thread_local! {
@@ -45,14 +47,14 @@ thread_local! {
 
 fn post(reply: &Reply) {
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
-    let sent = protocol::encode(reply).and_then(|value| {
+    let sent = protocol::encode_reply(reply).and_then(|value| {
         scope
             .post_message(&value)
             .map_err(|e| format!("cannot send a reply: {e:?}"))
     });
     if let Err(message) = sent {
         // Say so in the page rather than only in the console.
-        if let Ok(value) = protocol::encode(&Reply::Notice(format!("internal: {message}"))) {
+        if let Ok(value) = protocol::encode_reply(&Reply::Notice(format!("internal: {message}"))) {
             let _ = scope.post_message(&value);
         }
     }
@@ -64,12 +66,13 @@ pub fn start() {
         console_error_panic_hook::hook(info);
         post(&Reply::Crashed(info.to_string()));
     }));
-    let onmessage = Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| {
-        match protocol::decode::<Request>(event.data()) {
-            Ok(request) => handle(request),
-            Err(message) => post(&Reply::EvalFailed(message)),
-        }
-    });
+    let onmessage =
+        Closure::<dyn FnMut(MessageEvent)>::new(
+            |event: MessageEvent| match protocol::decode_request(event.data()) {
+                Ok(request) => handle(request),
+                Err(message) => post(&Reply::EvalFailed(message)),
+            },
+        );
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     scope.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
     // The handler lives as long as the worker.
@@ -81,13 +84,13 @@ fn handle(request: Request) {
     match request {
         Request::Load {
             model,
-            force_cpu,
+            backend,
             images,
         } => {
-            STATE.with_borrow_mut(|s| s.force_cpu = force_cpu);
+            STATE.with_borrow_mut(|s| s.backend = backend);
             wasm_bindgen_futures::spawn_local(async move {
                 let report = |p| post(&Reply::Progress(p));
-                let loaded = loader::load(model, force_cpu, images, report).await;
+                let loaded = loader::load(model, backend, images, report).await;
                 match loaded {
                     Ok(loaded) => install(loaded),
                     Err(message) => post(&Reply::LoadFailed(message)),
@@ -114,7 +117,7 @@ async fn load_files(files: Vec<PickedFile>) {
         Err(message) => return post(&Reply::LoadFailed(message)),
     };
     drop(files);
-    let (samples, force_cpu) = STATE.with_borrow(|s| (s.samples.clone(), s.force_cpu));
+    let (samples, backend) = STATE.with_borrow(|s| (s.samples.clone(), s.backend));
     let Some(samples) = samples else {
         return post(&Reply::LoadFailed(
             "the sample images are not loaded yet; try again in a moment".into(),
@@ -126,7 +129,7 @@ async fn load_files(files: Vec<PickedFile>) {
     )];
     let report = |p| post(&Reply::Progress(p));
     let largest = loader::largest_layer(&weights);
-    match loader::start(weights, largest, force_cpu, samples, notices, &report).await {
+    match loader::start(weights, largest, backend, samples, notices, &report).await {
         Ok(loaded) => install(loaded),
         Err(message) => post(&Reply::LoadFailed(message)),
     }
@@ -199,7 +202,7 @@ async fn run() {
         match job {
             Job::Show(settings) => {
                 let outcome = engine
-                    .evaluate(&settings, true, || still_current(version))
+                    .evaluate(&settings, Purpose::Show, || still_current(version))
                     .await;
                 match outcome {
                     Ok(Some(results)) => {
@@ -227,7 +230,7 @@ async fn run() {
                     settings.layers.insert(layer, damage);
                 }
                 let outcome = engine
-                    .evaluate(&settings, false, || still_current(version))
+                    .evaluate(&settings, Purpose::Probe, || still_current(version))
                     .await;
                 match outcome {
                     Ok(Some(results)) => {
@@ -265,9 +268,10 @@ async fn move_to_cpu(engine: Engine, message: String) {
     let notices = vec![format!(
         "The GPU stopped working ({message}); lesion moved to the CPU and kept your settings."
     )];
-    STATE.with_borrow_mut(|s| s.force_cpu = true);
+    STATE.with_borrow_mut(|s| s.backend = BackendChoice::Cpu);
     let report = |p| post(&Reply::Progress(p));
-    match loader::start(weights, largest, true, encoded, notices, &report).await {
+    let cpu = BackendChoice::Cpu;
+    match loader::start(weights, largest, cpu, encoded, notices, &report).await {
         Ok(loaded) => install(loaded),
         Err(message) => post(&Reply::LoadFailed(message)),
     }

@@ -1,0 +1,138 @@
+//! How the page should run AlexNet on the CPU, measured in wasm32 (SIMD, one thread) with a
+//! full-size AlexNet of random weights, every comparison within the same run:
+//! 1. each layer on Burn's `flex` and on its `ndarray` backend;
+//! 2. the dense layers in the page's batches or on all images at once.
+//! Prints times and ratios; asserts nothing about speed. `./dev bench-wasm` runs it under
+//! node (needs the `ndarray` feature).
+#![cfg(target_arch = "wasm32")]
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use lesion::model::{Activation, AlexNet, Layer, synthetic};
+use wasm_bindgen_test::*;
+
+/// Milliseconds from a monotonic clock (node and browsers both have `performance`).
+fn now() -> f64 {
+    let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).unwrap();
+    let now = js_sys::Reflect::get(&performance, &"now".into()).unwrap();
+    js_sys::Function::from(now)
+        .call0(&performance)
+        .unwrap()
+        .as_f64()
+        .unwrap()
+}
+
+/// Waits for a result (and copies it to the host, as the engine does with logits).
+async fn finish(x: &Activation) {
+    let data = match x {
+        Activation::Maps(x) => x.clone().into_data_async().await,
+        Activation::Flat(x) => x.clone().into_data_async().await,
+    };
+    data.expect("reads back");
+}
+
+/// Median of `repeat` timings of one layer on `input`.
+async fn time_stage(model: &AlexNet, layer: Layer, input: &Activation, repeat: usize) -> f64 {
+    let mut times = Vec::new();
+    for _ in 0..repeat {
+        let start = now();
+        let y = model.stage(layer, input.clone());
+        finish(&y).await;
+        times.push(now() - start);
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+#[allow(deprecated)] // burn 0.22 marks ndarray deprecated in favour of flex; it is measured here
+fn ndarray() -> Device {
+    Device::ndarray()
+}
+
+/// Per layer, for the page's batch of `batch` images: flex's time, ndarray's, their ratio.
+async fn backends(batch: usize, repeat: usize) {
+    let weights = synthetic::full_size();
+    let devices = [Device::flex(), ndarray()];
+    let mut times = [[0.0; 8]; 2];
+    for (d, device) in devices.iter().enumerate() {
+        let model = AlexNet::from_weights(&weights, device).expect("builds");
+        let mut x = Activation::Maps(Tensor::<4>::random(
+            [batch, 3, 224, 224],
+            Distribution::Default,
+            device,
+        ));
+        for (k, layer) in Layer::ALL.into_iter().enumerate() {
+            // One untimed run first: the first touch of a layer's weights may pay for their
+            // layout once (as the page pays once per damage).
+            let y = model.stage(layer, x.clone());
+            finish(&y).await;
+            times[d][k] = time_stage(&model, layer, &x, repeat).await;
+            x = y;
+        }
+    }
+    console_log!("1. backend per layer: a batch of {batch} images, median of {repeat} (ms)");
+    console_log!("layer     flex  ndarray  ndarray/flex");
+    for (k, layer) in Layer::ALL.into_iter().enumerate() {
+        console_log!(
+            "{:<6} {:>7.1} {:>8.1}  {:>6.2}x",
+            layer.name(),
+            times[0][k],
+            times[1][k],
+            times[1][k] / times[0][k]
+        );
+    }
+    let total = |d: usize| times[d].iter().sum::<f64>();
+    let best: f64 = (0..8).map(|k| times[0][k].min(times[1][k])).sum();
+    console_log!(
+        "all    {:>7.1} {:>8.1}  {:>6.2}x   each layer on its faster backend: {best:.1} ms ({:.2}x flex alone)",
+        total(0),
+        total(1),
+        total(1) / total(0),
+        total(0) / best
+    );
+}
+
+/// The dense layers on flex for `images` images: in the page's batches of `batch`, and all
+/// at once (the weights of fc6, 151 MB, are then streamed once instead of once per batch).
+async fn dense_path(images: usize, batch: usize, repeat: usize) {
+    let weights = synthetic::full_size();
+    let device = Device::flex();
+    let model = AlexNet::from_weights(&weights, &device).expect("builds");
+    let features = Tensor::<2>::random([images, 9216], Distribution::Default, &device);
+    let run = |x: Tensor<2>| {
+        let mut x = Activation::Flat(x);
+        for layer in [Layer::Fc6, Layer::Fc7, Layer::Fc8] {
+            x = model.stage(layer, x);
+        }
+        x
+    };
+    finish(&run(features.clone())).await;
+    let mut batched = Vec::new();
+    let mut whole = Vec::new();
+    for _ in 0..repeat {
+        let start = now();
+        for chunk in features.clone().split(batch, 0) {
+            finish(&run(chunk)).await;
+        }
+        batched.push(now() - start);
+        let start = now();
+        finish(&run(features.clone())).await;
+        whole.push(now() - start);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (batched, whole) = (median(batched), median(whole));
+    console_log!("2. fc6..fc8 on flex for {images} images, median of {repeat}:");
+    console_log!(
+        "in batches of {batch}: {batched:.1} ms · all at once: {whole:.1} ms ({:.2}x faster)",
+        batched / whole
+    );
+}
+
+#[wasm_bindgen_test]
+async fn cpu_backends_and_paths() {
+    backends(10, 3).await;
+    dense_path(100, 10, 5).await;
+}
