@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::Layer;
+use crate::model::name::is_valid_model_name;
 use crate::perturb::Settings;
+use crate::text::shorten;
 
 /// The link format this code writes.
 pub const VERSION: &str = "1";
@@ -56,15 +58,11 @@ pub struct Link {
 
 /// Shortened for display: at most 40 characters, control characters replaced.
 fn shown(text: &str) -> String {
-    let mut out: String = text
+    let plain: String = text
         .chars()
-        .take(40)
         .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
         .collect();
-    if text.chars().count() > 40 {
-        out.push('…');
-    }
-    out
+    shorten(&plain, 40)
 }
 
 /// Reads a query string (with or without the leading `?`).
@@ -99,12 +97,7 @@ pub fn parse(query: &str) -> Link {
                 Err(e) => ignored.push(format!("seed: {e}; using seed 0")),
             },
             "model" => {
-                let valid = !value.is_empty()
-                    && value.len() <= 64
-                    && value
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
-                if valid {
+                if is_valid_model_name(&value) {
                     link.page.model = Some(value);
                 } else {
                     ignored.push(format!(

@@ -10,7 +10,7 @@ use lesion::perturb::hash::{self, Stream};
 use lesion::perturb::{Damage, Kind, Settings, SettingsError, apply, damage_values};
 
 fn zeros(w: &Weights, layer: Layer) -> usize {
-    w.weight(layer).data.iter().filter(|v| **v == 0.0).count()
+    w.weight(layer).data().iter().filter(|v| **v == 0.0).count()
 }
 
 /// Within 5 binomial standard deviations of n*p.
@@ -46,7 +46,7 @@ const GOLDEN: [u32; 4] = [16656943, 7934886, 879414, 3028646];
 fn drop_units_and_prune_remove_what_they_say() {
     let w = demo();
     for (layer, p) in [(Layer::Conv1, 0.7), (Layer::Fc6, 0.3), (Layer::Fc8, 0.9)] {
-        let n = w.weight(layer).data.len();
+        let n = w.weight(layer).data().len();
         let before = zeros(&w, layer);
         let dropped = apply(&w, &settings(3, &[&format!("{}=drop:{p}", layer.name())]));
         assert_binomial(zeros(&dropped, layer) - before, n, p, "drop");
@@ -54,15 +54,15 @@ fn drop_units_and_prune_remove_what_they_say() {
         let pruned = apply(&w, &settings(3, &[&format!("{}=prune:{p}", layer.name())]));
         let k = (p * n as f64).round() as usize;
         // Exactly the k smallest magnitudes are gone: every survivor is at least as large.
-        let mut mags: Vec<f32> = w.weight(layer).data.iter().map(|v| v.abs()).collect();
+        let mut mags: Vec<f32> = w.weight(layer).data().iter().map(|v| v.abs()).collect();
         mags.sort_by(f32::total_cmp);
         let cut = mags[k - 1];
-        let survivors = pruned.weight(layer).data.iter().filter(|v| **v != 0.0);
+        let survivors = pruned.weight(layer).data().iter().filter(|v| **v != 0.0);
         assert!(survivors.clone().all(|v| v.abs() >= cut));
         assert_eq!(
             pruned
                 .weight(layer)
-                .data
+                .data()
                 .iter()
                 .filter(|v| **v == 0.0)
                 .count(),
@@ -70,14 +70,14 @@ fn drop_units_and_prune_remove_what_they_say() {
         );
 
         let units = apply(&w, &settings(3, &[&format!("{}=units:{p}", layer.name())]));
-        let out = w.bias(layer).data.len();
+        let out = w.bias(layer).data().len();
         let per = n / out;
         let dead = (0..out)
             .filter(|j| {
-                units.weight(layer).data[j * per..(j + 1) * per]
+                units.weight(layer).data()[j * per..(j + 1) * per]
                     .iter()
                     .all(|v| *v == 0.0)
-                    && units.bias(layer).data[*j] == 0.0
+                    && units.bias(layer).data()[*j] == 0.0
             })
             .count();
         assert_binomial(dead, out, p, "units");
@@ -94,9 +94,9 @@ fn masks_are_nested_deterministic_and_seeded() {
     let (low, high) = (at(0.3, 1), at(0.6, 1));
     for (a, b) in low
         .weight(Layer::Fc7)
-        .data
+        .data()
         .iter()
-        .zip(&high.weight(Layer::Fc7).data)
+        .zip(high.weight(Layer::Fc7).data())
     {
         assert!(*a != 0.0 || *b == 0.0, "raising p only removes more");
     }
@@ -113,15 +113,15 @@ fn masks_are_nested_deterministic_and_seeded() {
     // p = 0 is the intact model, bit for bit, for every kind.
     for kind in ["drop", "prune", "units", "noise", "bitflip"] {
         let same = apply(&w, &settings(1, &[&format!("conv3={kind}:0")]));
-        assert_eq!(same.tensors, w.tensors, "{kind}:0");
+        assert_eq!(same.tensors(), w.tensors(), "{kind}:0");
     }
     // Noise is fixed by the seed and only scaled by a.
     let n1 = apply(&w, &settings(4, &["conv2=noise:0.5"]));
     let n2 = apply(&w, &settings(4, &["conv2=noise:1"]));
     let (orig, a, b) = (
-        &w.weight(Layer::Conv2).data,
-        &n1.weight(Layer::Conv2).data,
-        &n2.weight(Layer::Conv2).data,
+        w.weight(Layer::Conv2).data(),
+        n1.weight(Layer::Conv2).data(),
+        n2.weight(Layer::Conv2).data(),
     );
     for i in (0..orig.len()).step_by(97) {
         let (da, db) = ((a[i] - orig[i]) as f64, (b[i] - orig[i]) as f64);
@@ -275,13 +275,13 @@ fn exported_damaged_weights_reproduce_eval_with_the_same_settings() {
 #[test]
 fn bitflip_flips_bits_at_the_rate_asked() {
     let w = demo();
-    let intact = &w.weight(Layer::Fc6).data;
+    let intact = w.weight(Layer::Fc6).data();
     let bits = intact.len() * 32;
     for p in [1e-4, 0.01, 0.3] {
         let d = apply(&w, &settings(9, &[&format!("fc6=bitflip:{p}")]));
         let flipped: u32 = intact
             .iter()
-            .zip(&d.weight(Layer::Fc6).data)
+            .zip(d.weight(Layer::Fc6).data())
             .map(|(a, b)| (a.to_bits() ^ b.to_bits()).count_ones())
             .sum();
         assert_binomial(flipped as usize, bits, p, "bitflip");
@@ -291,7 +291,7 @@ fn bitflip_flips_bits_at_the_rate_asked() {
     assert!(
         intact
             .iter()
-            .zip(&all.weight(Layer::Fc6).data)
+            .zip(all.weight(Layer::Fc6).data())
             .all(|(a, b)| a.to_bits() == !b.to_bits()),
         "p = 1 flips every bit"
     );

@@ -7,7 +7,7 @@ mod common;
 use burn::prelude::Device;
 use common::*;
 use lesion::eval::run::BATCH;
-use lesion::eval::{LogitMatrix, Purpose, SampleSet, Session, evaluate};
+use lesion::eval::{Comparison, LogitMatrix, Purpose, Report, SampleSet, Session, evaluate};
 use lesion::model::{AlexNet, Layer, Weights};
 use lesion::perturb::{Settings, apply};
 
@@ -220,4 +220,47 @@ fn probes_are_exact_and_leave_the_session_as_it_was() {
     }
     let back = show(&mut session, &user);
     assert_eq!(back.rerun_from, None, "still remembered after 70 probes");
+}
+
+#[test]
+fn an_assessment_measures_the_settings_against_the_intact_model() {
+    let (weights, samples) = (demo(), samples());
+    let mut session = session(&weights, &samples);
+    let labels = samples.labels();
+    assert_eq!(session.labels(), labels.as_slice());
+    let intact = Report::new(&full(&weights, &Settings::default(), &samples), &labels);
+    assert_eq!(session.intact(), &intact);
+    let damaged = settings(2, &["conv2=drop:0.5"]);
+    let assessment = pollster::block_on(session.assess_now(&damaged, |_, _| {})).unwrap();
+    let report = Report::new(&full(&weights, &damaged, &samples), &labels);
+    assert_eq!(assessment.settings, damaged);
+    assert_eq!(assessment.rerun_from, Some(Layer::Conv2));
+    assert_eq!(assessment.comparison, Comparison::new(&report, &intact));
+    assert_eq!(assessment.report, report);
+    let m = assessment.metrics();
+    assert_eq!(
+        (m.n, m.labelled, m.top1_count),
+        (report.n, report.labelled, report.top1_count())
+    );
+    assert_eq!(
+        (m.top5_lo, m.top5_hi),
+        (report.top5_ci.lo, report.top5_ci.hi)
+    );
+    assert_eq!(m.agree_count, assessment.comparison.agree_count);
+    // Back to the intact model: remembered, and the session's logits are what was shown.
+    let back = pollster::block_on(session.assess_now(&Settings::default(), |_, _| {})).unwrap();
+    assert_eq!(back.rerun_from, None);
+    assert_eq!(back.report, intact);
+    assert_eq!(back.comparison.agreement, 1.0);
+    assert_same(
+        session.logits(),
+        &full(&weights, &Settings::default(), &samples),
+        "shown",
+    );
+    // Cancelled: nothing comes back.
+    let other = settings(2, &["conv4=drop:0.5"]);
+    let cancelled =
+        pollster::block_on(session.assess(&other, Purpose::Show, |_, _| {}, || async { false }))
+            .unwrap();
+    assert!(cancelled.is_none());
 }

@@ -11,7 +11,7 @@ use clap::Args;
 
 use super::{DeviceChoice, source};
 use crate::eval::{SampleSet, Session, evaluate};
-use crate::model::{Activation, AlexNet, Architecture, Layer, synthetic};
+use crate::model::{Activation, AlexNet, Architecture, Layer, Weights, synthetic};
 use crate::perturb::{Damage, Kind, Settings, damaged_layer};
 
 #[derive(Args, Debug)]
@@ -50,170 +50,202 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 
+/// What every measurement needs: the layer widths, the images, the device, repetitions.
+struct Bench {
+    arch: Architecture,
+    samples: SampleSet,
+    device: Device,
+    repeat: usize,
+}
+
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let weights = match &args.weights {
         Some(path) => source::open(path)?,
         None => synthetic::full_size(),
     };
-    let arch = Architecture::from_weights(&weights)?;
     let samples = SampleSet::load_dir(&args.samples)
         .with_context(|| format!("bench needs the sample images ({})", args.samples.display()))?;
     let device = args.device.init()?;
-    let n = samples.len();
-    println!("model:   {}", weights.info.describe());
+    println!("model:   {}", weights.info().describe());
     println!("device:  {}", args.device.name());
-    println!("images:  {n} from {}", args.samples.display());
-    let repeat = args.repeat;
-
-    // 1. Full evaluation: build nothing, just run the intact model over every image.
-    let mut model = AlexNet::from_weights(&weights, &device)?;
-    pollster::block_on(evaluate(&model, &samples, &device, |_, _| {}))?; // warm-up
-    let full = median(repeat, || {
-        pollster::block_on(evaluate(&model, &samples, &device, |_, _| {})).expect("evaluates");
-    });
-    let flops = 2.0 * arch.macs_per_image() as f64 * n as f64;
-    let gflops = flops / full.as_secs_f64() / 1e9;
-    println!(
-        "full evaluation:        {}  ({gflops:.1} GFLOP/s, {:.2} GFLOP per image)",
-        ms(full),
-        2.0 * arch.macs_per_image() as f64 / 1e9
-    );
-
-    // Where a change to fc6 spends its time: damaging it on the host, handing it to the
-    // backend, and re-running fc6..fc8 for every image.
-    let damage = Damage::new(Kind::Drop, 0.7).expect("valid damage");
-    let (mut t_damage, mut t_upload, mut t_run) = (Vec::new(), Vec::new(), Vec::new());
-    let features = Tensor::<2>::random(
-        [n, arch.channels(Layer::Fc6)[1]],
-        Distribution::Default,
-        &device,
-    );
-    for _ in 0..repeat.max(1) {
-        let start = Instant::now();
-        let (w, b) = damaged_layer(&weights, Layer::Fc6, damage, 1);
-        t_damage.push(start.elapsed());
-        let start = Instant::now();
-        model.set_layer(Layer::Fc6, w, b, &device);
-        t_upload.push(start.elapsed());
-        let start = Instant::now();
-        let mut x = Activation::Flat(features.clone());
-        for layer in [Layer::Fc6, Layer::Fc7, Layer::Fc8] {
-            x = model.stage(layer, x);
-        }
-        if let Activation::Flat(y) = x {
-            let _: TensorData = pollster::block_on(y.into_data_async()).expect("reads back");
-        }
-        t_run.push(start.elapsed());
-    }
-    let mid = |mut v: Vec<Duration>| {
-        v.sort();
-        v[v.len() / 2]
+    println!("images:  {} from {}", samples.len(), args.samples.display());
+    let bench = Bench {
+        arch: weights.architecture(),
+        samples,
+        device,
+        repeat: args.repeat,
     };
-    println!(
-        "parts of a change to fc6: damage {}, hand to backend {}, run fc6..fc8 on {n} images {}",
-        ms(mid(t_damage)),
-        ms(mid(t_upload)),
-        ms(mid(t_run))
-    );
-    drop(model);
-
-    // 2. Incremental: a change to one layer re-runs from that layer on (mask build and
-    //    upload included). Each repetition uses a new amount so nothing is remembered.
-    let mut session =
-        pollster::block_on(Session::new(weights, &samples, device.clone(), |_, _| {}))?;
-    for layer in [Layer::Conv1, Layer::Fc6, Layer::Fc8] {
-        let mut setting = |step: usize| {
-            let mut settings = Settings::default();
-            settings
-                .set(&format!("{}=drop:0.{}", layer.name(), 30 + step))
-                .expect("valid setting");
-            pollster::block_on(session.evaluate(&settings, |_, _| {})).expect("evaluates");
-        };
-        // Untimed: the move onto this layer (which also restores the previous one) and one
-        // more, so the timed moves are like a slider being dragged.
-        setting(0);
-        setting(1);
-        let mut step = 1;
-        let t = median(repeat, || {
-            step += 1;
-            setting(step);
-        });
-        println!(
-            "change to {:<5}         {}  (full / this = {:.1}x)",
-            layer.name(),
-            ms(t),
-            full.as_secs_f64() / t.as_secs_f64()
-        );
-    }
-    let remembered = median(repeat, || {
-        pollster::block_on(session.evaluate(&Settings::default(), |_, _| {})).expect("memo");
-    });
-    println!(
-        "back to a recent setting {}  (full / this = {:.0}x)",
-        ms(remembered),
-        full.as_secs_f64() / remembered.as_secs_f64().max(1e-9)
-    );
-    let weights = session.weights();
-
-    // 3. Building damaged fc6 on the host, against a plain copy of the same bytes.
-    let fc6 = weights.weight(Layer::Fc6);
-    let copy = median(repeat, || {
-        std::hint::black_box(fc6.data.clone());
-    });
-    println!(
-        "copy of fc6 ({:.1} M weights, {:.0} MB): {}",
-        fc6.data.len() as f64 / 1e6,
-        fc6.data.len() as f64 * 4.0 / 1e6,
-        ms(copy)
-    );
-    for (kind, amount) in [
-        (Kind::Drop, 0.7),
-        (Kind::Units, 0.7),
-        (Kind::Prune, 0.7),
-        (Kind::Noise, 0.5),
-        (Kind::Bitflip, 0.001),
-    ] {
-        let damage = Damage::new(kind, amount).expect("valid damage");
-        let t = median(repeat, || {
-            std::hint::black_box(damaged_layer(weights, Layer::Fc6, damage, 1));
-        });
-        println!(
-            "fc6 {:<12}         {}  (this / copy = {:.1}x)",
-            format!("{}:{amount}", kind.name()),
-            ms(t),
-            t.as_secs_f64() / copy.as_secs_f64()
-        );
-    }
-
-    // 4. The forward pass's arithmetic rate next to a plain matmul of fc6's size.
-    let [out, inp] = arch.channels(Layer::Fc6);
-    let a = Tensor::<2>::random([n, inp], Distribution::Default, &device);
-    let b = Tensor::<2>::random([inp, out], Distribution::Default, &device);
-    let run = || {
-        let c = a.clone().matmul(b.clone());
-        let _: TensorData = pollster::block_on(c.into_data_async()).expect("reads back");
-    };
-    run();
-    let t = median(repeat, run);
-    let matmul = 2.0 * (n * inp * out) as f64 / t.as_secs_f64() / 1e9;
-    println!(
-        "matmul [{n}x{inp}]x[{inp}x{out}]: {}  ({matmul:.1} GFLOP/s; full evaluation runs at {:.0}% of it)",
-        ms(t),
-        100.0 * gflops / matmul
-    );
-    // The same product with the weight as Linear holds it: torchvision's [out, in], viewed
-    // transposed.
-    let stored = Tensor::<2>::random([out, inp], Distribution::Default, &device);
-    let run = || {
-        let c = a.clone().matmul(stored.clone().transpose());
-        let _: TensorData = pollster::block_on(c.into_data_async()).expect("reads back");
-    };
-    run();
-    let t = median(repeat, run);
-    println!(
-        "the same with [{out}x{inp}] viewed transposed: {}  ({:.1} GFLOP/s)",
-        ms(t),
-        2.0 * (n * inp * out) as f64 / t.as_secs_f64() / 1e9
-    );
+    let (full, gflops) = bench.full_evaluation(&weights)?;
+    let session = bench.incremental(weights, full)?;
+    bench.damage_against_copy(session.weights());
+    bench.matmuls(gflops);
     Ok(())
+}
+
+impl Bench {
+    /// 1. Full evaluation: build nothing, just run the intact model over every image; then
+    ///    where a change to fc6 spends its time. Returns the time and its GFLOP/s.
+    fn full_evaluation(&self, weights: &Weights) -> anyhow::Result<(Duration, f64)> {
+        let (samples, device, arch) = (&self.samples, &self.device, self.arch);
+        let mut model = AlexNet::from_weights(weights, device)?;
+        pollster::block_on(evaluate(&model, samples, device, |_, _| {}))?; // warm-up
+        let full = median(self.repeat, || {
+            pollster::block_on(evaluate(&model, samples, device, |_, _| {})).expect("evaluates");
+        });
+        let flops = 2.0 * arch.macs_per_image() as f64 * samples.len() as f64;
+        let gflops = flops / full.as_secs_f64() / 1e9;
+        println!(
+            "full evaluation:        {}  ({gflops:.1} GFLOP/s, {:.2} GFLOP per image)",
+            ms(full),
+            2.0 * arch.macs_per_image() as f64 / 1e9
+        );
+        self.fc6_parts(weights, &mut model);
+        Ok((full, gflops))
+    }
+
+    /// Where a change to fc6 spends its time: damaging it on the host, handing it to the
+    /// backend, and re-running fc6..fc8 for every image.
+    fn fc6_parts(&self, weights: &Weights, model: &mut AlexNet) {
+        let (n, device) = (self.samples.len(), &self.device);
+        let damage = Damage::new(Kind::Drop, 0.7).expect("valid damage");
+        let (mut t_damage, mut t_upload, mut t_run) = (Vec::new(), Vec::new(), Vec::new());
+        let inputs = self.arch.channels(Layer::Fc6)[1];
+        let features = Tensor::<2>::random([n, inputs], Distribution::Default, device);
+        for _ in 0..self.repeat.max(1) {
+            let start = Instant::now();
+            let (w, b) = damaged_layer(weights, Layer::Fc6, damage, 1);
+            t_damage.push(start.elapsed());
+            let start = Instant::now();
+            model.set_layer(Layer::Fc6, w, b, device);
+            t_upload.push(start.elapsed());
+            let start = Instant::now();
+            let mut x = Activation::Flat(features.clone());
+            for layer in [Layer::Fc6, Layer::Fc7, Layer::Fc8] {
+                x = model.stage(layer, x);
+            }
+            if let Activation::Flat(y) = x {
+                let _: TensorData = pollster::block_on(y.into_data_async()).expect("reads back");
+            }
+            t_run.push(start.elapsed());
+        }
+        let mid = |mut v: Vec<Duration>| {
+            v.sort();
+            v[v.len() / 2]
+        };
+        println!(
+            "parts of a change to fc6: damage {}, hand to backend {}, run fc6..fc8 on {n} images {}",
+            ms(mid(t_damage)),
+            ms(mid(t_upload)),
+            ms(mid(t_run))
+        );
+    }
+
+    /// 2. Incremental: a change to one layer re-runs from that layer on (mask build,
+    ///    upload and the assessment included). Each repetition uses a new amount so
+    ///    nothing is remembered. Returns the session, on the settings it ended with.
+    fn incremental(&self, weights: Weights, full: Duration) -> anyhow::Result<Session> {
+        let device = self.device.clone();
+        let mut session =
+            pollster::block_on(Session::new(weights, &self.samples, device, |_, _| {}))?;
+        for layer in [Layer::Conv1, Layer::Fc6, Layer::Fc8] {
+            let mut setting = |step: usize| {
+                let mut settings = Settings::default();
+                settings
+                    .set(&format!("{}=drop:0.{}", layer.name(), 30 + step))
+                    .expect("valid setting");
+                pollster::block_on(session.assess_now(&settings, |_, _| {})).expect("evaluates");
+            };
+            // Untimed: the move onto this layer (which also restores the previous one) and
+            // one more, so the timed moves are like a slider being dragged.
+            setting(0);
+            setting(1);
+            let mut step = 1;
+            let t = median(self.repeat, || {
+                step += 1;
+                setting(step);
+            });
+            println!(
+                "change to {:<5}         {}  (full / this = {:.1}x)",
+                layer.name(),
+                ms(t),
+                full.as_secs_f64() / t.as_secs_f64()
+            );
+        }
+        let remembered = median(self.repeat, || {
+            pollster::block_on(session.assess_now(&Settings::default(), |_, _| {})).expect("memo");
+        });
+        println!(
+            "back to a recent setting {}  (full / this = {:.0}x)",
+            ms(remembered),
+            full.as_secs_f64() / remembered.as_secs_f64().max(1e-9)
+        );
+        Ok(session)
+    }
+
+    /// 3. Building damaged fc6 on the host, against a plain copy of the same bytes.
+    fn damage_against_copy(&self, weights: &Weights) {
+        let fc6 = weights.weight(Layer::Fc6);
+        let copy = median(self.repeat, || {
+            std::hint::black_box(fc6.data().to_vec());
+        });
+        println!(
+            "copy of fc6 ({:.1} M weights, {:.0} MB): {}",
+            fc6.len() as f64 / 1e6,
+            fc6.len() as f64 * 4.0 / 1e6,
+            ms(copy)
+        );
+        for (kind, amount) in [
+            (Kind::Drop, 0.7),
+            (Kind::Units, 0.7),
+            (Kind::Prune, 0.7),
+            (Kind::Noise, 0.5),
+            (Kind::Bitflip, 0.001),
+        ] {
+            let damage = Damage::new(kind, amount).expect("valid damage");
+            let t = median(self.repeat, || {
+                std::hint::black_box(damaged_layer(weights, Layer::Fc6, damage, 1));
+            });
+            println!(
+                "fc6 {:<12}         {}  (this / copy = {:.1}x)",
+                format!("{}:{amount}", kind.name()),
+                ms(t),
+                t.as_secs_f64() / copy.as_secs_f64()
+            );
+        }
+    }
+
+    /// 4. The forward pass's arithmetic rate (`gflops`) next to a plain matmul of fc6's
+    ///    size, with the weight as given and as Linear holds it.
+    fn matmuls(&self, gflops: f64) {
+        let (n, device) = (self.samples.len(), &self.device);
+        let [out, inp] = self.arch.channels(Layer::Fc6);
+        let a = Tensor::<2>::random([n, inp], Distribution::Default, device);
+        let b = Tensor::<2>::random([inp, out], Distribution::Default, device);
+        let run = || {
+            let c = a.clone().matmul(b.clone());
+            let _: TensorData = pollster::block_on(c.into_data_async()).expect("reads back");
+        };
+        run();
+        let t = median(self.repeat, run);
+        let matmul = 2.0 * (n * inp * out) as f64 / t.as_secs_f64() / 1e9;
+        println!(
+            "matmul [{n}x{inp}]x[{inp}x{out}]: {}  ({matmul:.1} GFLOP/s; full evaluation runs at {:.0}% of it)",
+            ms(t),
+            100.0 * gflops / matmul
+        );
+        // The same product with the weight as Linear holds it: torchvision's [out, in],
+        // viewed transposed.
+        let stored = Tensor::<2>::random([out, inp], Distribution::Default, device);
+        let run = || {
+            let c = a.clone().matmul(stored.clone().transpose());
+            let _: TensorData = pollster::block_on(c.into_data_async()).expect("reads back");
+        };
+        run();
+        let t = median(self.repeat, run);
+        println!(
+            "the same with [{out}x{inp}] viewed transposed: {}  ({:.1} GFLOP/s)",
+            ms(t),
+            2.0 * (n * inp * out) as f64 / t.as_secs_f64() / 1e9
+        );
+    }
 }

@@ -31,7 +31,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         .with_context(|| format!("{}: cannot write", args.out.display()))?;
     println!(
         "lesion: wrote {} ({}, {settings}) to {}",
-        weights.info.describe(),
+        weights.info().describe(),
         if settings.layers.is_empty() {
             "intact"
         } else {

@@ -10,8 +10,9 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::source::{self, OFFICIAL_FILE, OFFICIAL_SHA256_PREFIX, OFFICIAL_URL};
+use crate::digest::Sha256Writer;
 use crate::model::manifest::{self, Index, IndexEntry, Manifest};
-use crate::model::{ModelInfo, ModelKind, Weights, pth};
+use crate::model::{ModelInfo, ModelKind, Weights, name, pth};
 
 #[derive(Args, Debug)]
 pub struct InstallArgs {
@@ -42,8 +43,9 @@ pub struct InstallArgs {
     default: bool,
 }
 
-pub fn run(args: InstallArgs) -> anyhow::Result<()> {
-    let (pth_path, info, sha, make_default) = match &args.from {
+/// The `.pth` to install, what it is, its sha256, and whether it becomes the default.
+fn choose_source(args: &InstallArgs) -> anyhow::Result<(PathBuf, ModelInfo, String, bool)> {
+    Ok(match &args.from {
         Some(path) => {
             let sha = source::file_sha256(path)?;
             let info = source::pth_info(path, &sha, args.name.as_deref());
@@ -53,7 +55,7 @@ pub fn run(args: InstallArgs) -> anyhow::Result<()> {
             let official = if args.demo {
                 None
             } else {
-                match official_pth(&args) {
+                match official_pth(args) {
                     Ok(path) => Some(path),
                     Err(reason) => {
                         println!(
@@ -87,14 +89,18 @@ pub fn run(args: InstallArgs) -> anyhow::Result<()> {
                 }
             }
         }
-    };
+    })
+}
+
+pub fn run(args: InstallArgs) -> anyhow::Result<()> {
+    let (pth_path, info, sha, make_default) = choose_source(&args)?;
     validate_name(&info.name)?;
     let target = args.dir.join(&info.name);
     let manifest_path = target.join(manifest::MANIFEST_FILE);
     if let Ok(existing) = source::open_manifest(&manifest_path) {
         let text = std::fs::read_to_string(&manifest_path)?;
         let m = Manifest::parse(&text, "")?;
-        if m.source_sha256.as_deref() == Some(sha.as_str()) && existing.info == info {
+        if m.source_sha256.as_deref() == Some(sha.as_str()) && existing.info() == &info {
             update_index(&args.dir, &m, make_default)?;
             println!(
                 "lesion: {} is already installed in {}",
@@ -121,16 +127,12 @@ pub fn run(args: InstallArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Names become folder names and URL values: keep them plain.
-fn validate_name(name: &str) -> anyhow::Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+/// Names become folder names and URL values: see [`name`] for the rule.
+fn validate_name(model: &str) -> anyhow::Result<()> {
     anyhow::ensure!(
-        ok,
-        "model name `{name}` must be 1-64 letters, digits, `_` or `-`"
+        name::is_valid_model_name(model),
+        "model name `{model}` must be {}",
+        name::model_name_rule()
     );
     Ok(())
 }
@@ -159,7 +161,6 @@ fn official_pth(args: &InstallArgs) -> anyhow::Result<PathBuf> {
 
 /// Downloads `url` to `dest` with a progress bar, checking the sha256 prefix as torchvision does.
 fn download(url: &str, dest: &Path) -> anyhow::Result<()> {
-    use sha2::{Digest, Sha256};
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(15)))
         .timeout_recv_body(Some(Duration::from_secs(600)))
@@ -182,10 +183,10 @@ fn download(url: &str, dest: &Path) -> anyhow::Result<()> {
     );
     bar.set_message(format!("downloading {OFFICIAL_FILE}"));
     let partial = dest.with_extension("part");
-    let mut out = std::fs::File::create(&partial)
+    let file = std::fs::File::create(&partial)
         .with_context(|| format!("{}: cannot create", partial.display()))?;
+    let mut out = Sha256Writer::new(file);
     let mut reader = response.into_body().into_reader();
-    let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = reader
@@ -194,16 +195,11 @@ fn download(url: &str, dest: &Path) -> anyhow::Result<()> {
         if n == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
         out.write_all(&buf[..n])?;
         bar.inc(n as u64);
     }
     bar.finish_and_clear();
-    let sha: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let (_, sha) = out.finish();
     if !sha.starts_with(OFFICIAL_SHA256_PREFIX) {
         let _ = std::fs::remove_file(&partial);
         anyhow::bail!(

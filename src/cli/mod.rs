@@ -1,4 +1,6 @@
-//! The native command line: `lesion weights install`, `lesion eval`.
+//! The native command line, thin over the engine (argument parsing and I/O policy): five
+//! commands, `lesion weights install`, `eval`, `export`, `sweep` and `bench`, what `eval`
+//! prints (`output`), opening weights from a path (`source`) and the sweep's figure.
 
 mod bench;
 mod damage;
@@ -6,6 +8,7 @@ mod eval;
 mod export;
 mod figure;
 mod install;
+mod output;
 pub mod source;
 mod sweep;
 

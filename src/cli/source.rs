@@ -1,9 +1,12 @@
-//! Opening weights from a path: a torchvision `.pth`, or an installed manifest.
+//! Opening weights from a path (a torchvision `.pth`, a bare safetensors file, or an
+//! installed manifest), telling the official weights from others by their sha256, and
+//! where the official weights are published.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::digest;
 use crate::model::manifest::{self, Manifest};
 use crate::model::{ModelInfo, ModelKind, Weights, pth};
 
@@ -12,19 +15,11 @@ pub const OFFICIAL_URL: &str = "https://download.pytorch.org/models/alexnet-owt-
 pub const OFFICIAL_FILE: &str = "alexnet-owt-7be5be79.pth";
 pub const OFFICIAL_SHA256_PREFIX: &str = "7be5be79";
 
-/// sha256 of a file, streamed.
+/// Hex sha256 of a file, streamed.
 pub fn file_sha256(path: &Path) -> anyhow::Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut file =
+    let file =
         std::fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)
-        .with_context(|| format!("{}: cannot read", path.display()))?;
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    digest::read_sha256(file).with_context(|| format!("{}: cannot read", path.display()))
 }
 
 /// What a `.pth` is, judged by its content: the official weights are recognised by hash.

@@ -12,8 +12,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use super::{DeviceChoice, figure, source};
-use crate::eval::{Comparison, Report, SampleSet, Session};
-use crate::model::Layer;
+use crate::eval::{Metrics, SampleSet, Session};
+use crate::model::{Layer, Weights};
 use crate::perturb::{Damage, Kind, Settings};
 
 #[derive(Args, Debug)]
@@ -93,6 +93,7 @@ pub fn parse_amounts(text: &str, kind: Kind) -> anyhow::Result<Vec<f64>> {
 }
 
 /// One CSV row: a layer damaged by one kind and amount with one seed, and what it did.
+/// The metric columns are a subset of [`Metrics`], in this order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
     pub model: String,
@@ -117,8 +118,48 @@ pub struct Row {
     pub non_finite: usize,
 }
 
+/// What identifies a row: model, layer, kind, amount (as text) and seed.
+type Key = (String, String, String, String, u64);
+
+fn key(model: &str, layer: Layer, kind: Kind, amount: f64, seed: u64) -> Key {
+    (
+        model.to_string(),
+        layer.name().to_string(),
+        kind.name().to_string(),
+        format!("{amount}"),
+        seed,
+    )
+}
+
 impl Row {
-    fn key(&self) -> (String, String, String, String, u64) {
+    /// The row of `model`'s `layer` damaged by `kind` at `amount` with `seed`, measured
+    /// as `m`.
+    pub fn new(model: &str, layer: Layer, kind: Kind, amount: f64, seed: u64, m: &Metrics) -> Self {
+        Self {
+            model: model.into(),
+            layer: layer.name().into(),
+            kind: kind.name().into(),
+            amount,
+            seed,
+            n: m.n,
+            top1: m.top1,
+            top1_lo: m.top1_lo,
+            top1_hi: m.top1_hi,
+            top5: m.top5,
+            top5_lo: m.top5_lo,
+            top5_hi: m.top5_hi,
+            top1_rel: m.top1_rel,
+            top1_rel_lo: m.top1_rel_lo,
+            top1_rel_hi: m.top1_rel_hi,
+            top5_rel: m.top5_rel,
+            agreement: m.agreement,
+            agreement_lo: m.agreement_lo,
+            agreement_hi: m.agreement_hi,
+            non_finite: m.non_finite,
+        }
+    }
+
+    fn key(&self) -> Key {
         (
             self.model.clone(),
             self.layer.clone(),
@@ -142,32 +183,27 @@ pub fn read_rows(path: &Path) -> anyhow::Result<Vec<Row>> {
         .with_context(|| format!("{}: not a lesion sweep CSV", path.display()))
 }
 
+/// One setting to compute: a layer, a seed and an amount.
+type Job = (Layer, u64, f64);
+
 pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let amounts = parse_amounts(&args.amounts, args.kind)?;
     if args.seeds == 0 || args.layers.is_empty() {
         bail!("nothing to sweep: give at least one seed and one layer");
     }
     let weights = source::open(&args.weights)?;
-    let model = weights.info.name.clone();
-    let description = weights.info.describe();
+    let model = weights.info().name.clone();
+    let description = weights.info().describe();
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
     let csv_path = args.out.join("sweep.csv");
     let mut rows = read_rows(&csv_path)?;
-    let done: BTreeSet<_> = rows.iter().map(Row::key).collect();
-
-    let mut todo = Vec::new();
+    let done: BTreeSet<Key> = rows.iter().map(Row::key).collect();
+    let mut todo: Vec<Job> = Vec::new();
     for &layer in &args.layers {
         for seed in 0..args.seeds {
             for &amount in &amounts {
-                let probe = (
-                    model.clone(),
-                    layer.name().to_string(),
-                    args.kind.name().to_string(),
-                    format!("{amount}"),
-                    seed,
-                );
-                if !done.contains(&probe) {
+                if !done.contains(&key(&model, layer, args.kind, amount, seed)) {
                     todo.push((layer, seed, amount));
                 }
             }
@@ -184,75 +220,9 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         csv_path.display(),
         todo.len()
     );
-
     if !todo.is_empty() {
-        let samples = SampleSet::load_dir(&args.samples)?;
-        let labels = samples.labels();
-        let device = args.device.init()?;
-        let bar = ProgressBar::new(todo.len() as u64).with_style(
-            ProgressStyle::with_template("sweeping {bar:40} {pos}/{len} settings ({eta}) {msg}")
-                .expect("valid template"),
-        );
-        bar.set_message("intact model");
-        let mut session = pollster::block_on(Session::new(weights, &samples, device, |_, _| {}))?;
-        let intact = Report::new(session.logits(), &labels);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&csv_path)
-            .with_context(|| format!("{}: cannot write", csv_path.display()))?;
-        let mut writer = csv::WriterBuilder::new()
-            .has_headers(rows.is_empty())
-            .from_writer(file);
-        for (layer, seed, amount) in todo {
-            bar.set_message(format!(
-                "{}={}:{amount} seed {seed}",
-                layer.name(),
-                args.kind.name()
-            ));
-            let mut settings = Settings {
-                seed,
-                ..Settings::default()
-            };
-            if amount > 0.0 {
-                settings
-                    .layers
-                    .insert(layer, Damage::new(args.kind, amount)?);
-            }
-            let logits = pollster::block_on(session.evaluate(&settings, |_, _| {}))?.logits;
-            let report = Report::new(&logits, &labels);
-            let c = Comparison::new(&report, &intact);
-            let row = Row {
-                model: model.clone(),
-                layer: layer.name().into(),
-                kind: args.kind.name().into(),
-                amount,
-                seed,
-                n: report.n,
-                top1: report.top1,
-                top1_lo: report.top1_ci.lo,
-                top1_hi: report.top1_ci.hi,
-                top5: report.top5,
-                top5_lo: report.top5_ci.lo,
-                top5_hi: report.top5_ci.hi,
-                top1_rel: c.top1_rel,
-                top1_rel_lo: c.top1_rel_ci.lo,
-                top1_rel_hi: c.top1_rel_ci.hi,
-                top5_rel: c.top5_rel,
-                agreement: c.agreement,
-                agreement_lo: c.agreement_ci.lo,
-                agreement_hi: c.agreement_ci.hi,
-                non_finite: report.non_finite,
-            };
-            // Written and flushed row by row: an interrupted sweep keeps what it finished.
-            writer.serialize(&row)?;
-            writer.flush()?;
-            rows.push(row);
-            bar.inc(1);
-        }
-        bar.finish_and_clear();
+        compute(&args, weights, todo, &csv_path, &mut rows)?;
     }
-
     let svg_path = args.out.join("sweep.svg");
     let selected: Vec<Row> = rows
         .into_iter()
@@ -261,5 +231,56 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     std::fs::write(&svg_path, figure::svg(&selected, args.kind, &description))
         .with_context(|| format!("{}: cannot write", svg_path.display()))?;
     println!("wrote {} and {}", csv_path.display(), svg_path.display());
+    Ok(())
+}
+
+/// Evaluates every job, appending its row to the CSV at `csv_path` (and to `rows`).
+fn compute(
+    args: &SweepArgs,
+    weights: Weights,
+    todo: Vec<Job>,
+    csv_path: &Path,
+    rows: &mut Vec<Row>,
+) -> anyhow::Result<()> {
+    let model = weights.info().name.clone();
+    let samples = SampleSet::load_dir(&args.samples)?;
+    let device = args.device.init()?;
+    let bar = ProgressBar::new(todo.len() as u64).with_style(
+        ProgressStyle::with_template("sweeping {bar:40} {pos}/{len} settings ({eta}) {msg}")
+            .expect("valid template"),
+    );
+    bar.set_message("intact model");
+    let mut session = pollster::block_on(Session::new(weights, &samples, device, |_, _| {}))?;
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(csv_path)
+        .with_context(|| format!("{}: cannot write", csv_path.display()))?;
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(rows.is_empty())
+        .from_writer(file);
+    let kind = args.kind;
+    for (layer, seed, amount) in todo {
+        bar.set_message(format!(
+            "{}={}:{amount} seed {seed}",
+            layer.name(),
+            kind.name()
+        ));
+        let mut settings = Settings {
+            seed,
+            ..Settings::default()
+        };
+        if amount > 0.0 {
+            settings.layers.insert(layer, Damage::new(kind, amount)?);
+        }
+        let assessment = pollster::block_on(session.assess_now(&settings, |_, _| {}))?;
+        let row = Row::new(&model, layer, kind, amount, seed, &assessment.metrics());
+        // Written and flushed row by row: an interrupted sweep keeps what it finished.
+        writer.serialize(&row)?;
+        writer.flush()?;
+        rows.push(row);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
     Ok(())
 }

@@ -56,10 +56,17 @@ impl Prediction {
         let sum: f64 = row.iter().map(|v| ((v - max) as f64).exp()).sum();
         let mut order: Vec<usize> = (0..row.len()).collect();
         // Highest logit first; ties go to the lower class index, as torch.topk does on CPU.
-        order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+        // A total order, so selecting the best five and sorting only them gives exactly
+        // the first five of a full sort.
+        let first = |a: &usize, b: &usize| row[*b].total_cmp(&row[*a]).then(a.cmp(b));
+        let k = order.len().min(5);
+        if k < order.len() {
+            order.select_nth_unstable_by(k, first);
+        }
+        order.truncate(k);
+        order.sort_by(first);
         let top5 = order
             .into_iter()
-            .take(5)
             .map(|c| (c, (((row[c] - max) as f64).exp() / sum) as f32))
             .collect();
         Self { top5 }
@@ -211,6 +218,24 @@ mod tests {
         let p = Prediction::from_logits(&[0.0, f32::NAN, 1.0]);
         assert!(!p.is_valid());
         assert_eq!(p.top1(), None);
+    }
+
+    #[test]
+    fn the_top_five_are_those_of_a_full_sort_ties_to_the_lower_class() {
+        let row: Vec<f32> = (0..1000).map(|i| ((i * 7919) % 13) as f32).collect();
+        let mut order: Vec<usize> = (0..row.len()).collect();
+        order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+        let top5: Vec<usize> = Prediction::from_logits(&row)
+            .top5
+            .iter()
+            .map(|(c, _)| *c)
+            .collect();
+        assert_eq!(top5, order[..5]);
+        let short = Prediction::from_logits(&[1.0, 3.0, 3.0]);
+        assert_eq!(
+            short.top5.iter().map(|(c, _)| *c).collect::<Vec<_>>(),
+            [1, 2, 0]
+        );
     }
 
     #[test]

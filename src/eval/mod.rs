@@ -1,5 +1,8 @@
-//! The fixed sample set, preprocessing, running the model over it, and metrics.
+//! The fixed sample set, preprocessing, running the model over it (batched, and
+//! incrementally in a [`Session`]), metrics, and an evaluation's result against the intact
+//! model ([`Assessment`]).
 
+pub mod assess;
 pub mod labels;
 pub mod metrics;
 pub mod preprocess;
@@ -7,6 +10,7 @@ pub mod run;
 pub mod samples;
 pub mod session;
 
+pub use assess::{Assessment, Metrics};
 pub use metrics::{Comparison, Interval, Prediction, Report};
 pub use run::{LogitMatrix, evaluate};
 pub use samples::{Sample, SampleSet, spread};

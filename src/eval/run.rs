@@ -1,4 +1,6 @@
-//! Running the model over a sample set in batches.
+//! Running the model over a sample set in batches: the batch loop of the convolutions
+//! (shared with [`Session`](super::Session)), the logits as a host matrix, and a one-off
+//! full evaluation ([`evaluate`]).
 
 use std::ops::Range;
 
@@ -8,7 +10,7 @@ use burn::tensor::TensorData;
 use super::preprocess::CROP;
 use super::samples::SampleSet;
 use crate::error::{LesionError, Result};
-use crate::model::AlexNet;
+use crate::model::{Activation, AlexNet, Layer};
 
 /// Logits for N images x C classes, row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,9 +73,50 @@ pub(crate) fn input(set: &SampleSet, range: Range<usize>, device: &Device) -> Te
     )
 }
 
+/// Runs the convolutions from `first` (an index into [`Layer::CONV`]) on, batch by batch:
+/// each batch is the activation entering layer `first` and, where the caller keeps them,
+/// the list that receives the activation entering each later convolution. Waits for each
+/// batch's result, reports `progress(done, images)` (but not at the end) and awaits
+/// `between()`, stopping with `None` when it says `false`. Returns the features entering
+/// fc6 for every image.
+pub(crate) async fn convolutions<'k, F: Future<Output = bool>>(
+    model: &AlexNet,
+    first: usize,
+    batches: impl IntoIterator<Item = (Activation, Option<&'k mut Vec<Activation>>)>,
+    images: usize,
+    progress: &mut impl FnMut(usize, usize),
+    between: &mut impl FnMut() -> F,
+) -> Result<Option<Tensor<2>>> {
+    let mut features = Vec::new();
+    let mut done = 0;
+    for (mut x, mut kept) in batches {
+        for layer in &Layer::CONV[first..] {
+            x = model.stage(*layer, x);
+            // conv5's output is the dense layers' input, not kept per batch.
+            if let (Some(kept), false) = (kept.as_mut(), *layer == Layer::Conv5) {
+                kept.push(x.clone());
+            }
+        }
+        let Activation::Flat(x) = x else {
+            unreachable!("conv5 gives vectors")
+        };
+        finished(&x).await?;
+        done += x.dims()[0];
+        features.push(x);
+        if done < images {
+            progress(done, images);
+        }
+        if !between().await {
+            return Ok(None);
+        }
+    }
+    Ok(Some(Tensor::cat(features, 0)))
+}
+
 /// Runs `model` over every sample: the convolutions batch by batch (`progress(done, total)`
 /// after each), then the dense layers on all images. Asynchronous so that the browser's
 /// WebGPU readback can be awaited; on native devices it completes without waiting.
+/// Nothing is kept between layers: see [`Session`](super::Session) for that.
 pub async fn evaluate(
     model: &AlexNet,
     set: &SampleSet,
@@ -81,17 +124,14 @@ pub async fn evaluate(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<LogitMatrix> {
     let n = set.len();
-    let mut features = Vec::new();
-    for start in (0..n).step_by(BATCH) {
-        let end = (start + BATCH).min(n);
-        let x = model.features(input(set, start..end, device));
-        finished(&x).await?;
-        features.push(x);
-        if end < n {
-            progress(end, n);
-        }
-    }
-    let logits = read_logits(model.dense(Tensor::cat(features, 0))).await?;
+    let batches = (0..n).step_by(BATCH).map(|start| {
+        let x = input(set, start..(start + BATCH).min(n), device);
+        (Activation::Maps(x), None)
+    });
+    let features = convolutions(model, 0, batches, n, &mut progress, &mut || async { true })
+        .await?
+        .expect("never cancelled");
+    let logits = read_logits(model.dense(features)).await?;
     progress(n, n);
     Ok(logits)
 }

@@ -1,12 +1,15 @@
 //! Incremental evaluation: the activations entering every layer are kept for the current
 //! settings, so a change to layer k re-runs only k..fc8, and results of recent settings
-//! are remembered, so moving a slider back is instant.
+//! are remembered, so moving a slider back is instant. [`Session::assess`] measures the
+//! result against the intact model, evaluated once when the session is made.
 
 use std::collections::VecDeque;
 
 use burn::prelude::*;
 
-use super::run::{BATCH, LogitMatrix, finished, input, read_logits};
+use super::assess::Assessment;
+use super::metrics::Report;
+use super::run::{BATCH, LogitMatrix, convolutions, finished, input, read_logits};
 use super::samples::SampleSet;
 use crate::error::Result;
 use crate::model::{Activation, AlexNet, Layer, Weights};
@@ -62,6 +65,9 @@ pub struct Outcome {
 
 /// A model on a device, a sample set, and every layer's input for the current settings.
 pub struct Session {
+    /// One label slot per image, and the intact model's report on them.
+    labels: Vec<Option<usize>>,
+    intact: Report,
     weights: Weights,
     device: Device,
     model: AlexNet,
@@ -75,12 +81,16 @@ pub struct Session {
     /// Set when a re-run was cancelled part-way: every image's input to this layer is
     /// valid, later ones may not be, so the next evaluation re-runs from here at the latest.
     dirty_from: Option<usize>,
+    /// The logits under `applied`.
+    applied_logits: LogitMatrix,
+    /// The logits of the latest [`Purpose::Show`] result (remembered or computed).
     logits: LogitMatrix,
     memo: VecDeque<(String, LogitMatrix)>,
 }
 
 impl Session {
-    /// Loads the intact model and the images onto `device` and evaluates them once.
+    /// Loads the intact model and the images onto `device` and evaluates them once (the
+    /// reference, [`Session::intact`]).
     /// `progress(done, total)` counts images.
     pub async fn new(
         weights: Weights,
@@ -97,7 +107,15 @@ impl Session {
                 vec![Activation::Maps(x)]
             })
             .collect();
+        let no_logits = LogitMatrix {
+            classes: 0,
+            data: Vec::new(),
+        };
+        let labels = samples.labels();
         let mut session = Self {
+            // Placeholders until the intact model has run, below.
+            intact: Report::new(&no_logits, &[]),
+            labels,
             weights,
             device,
             model,
@@ -106,16 +124,16 @@ impl Session {
             images: n,
             applied: [None; 8],
             dirty_from: None,
-            logits: LogitMatrix {
-                classes: 0,
-                data: Vec::new(),
-            },
+            applied_logits: no_logits.clone(),
+            logits: no_logits,
             memo: VecDeque::new(),
         };
-        session.logits = session
+        session.applied_logits = session
             .run_from(0, &mut progress, &mut || async { true })
             .await?
             .expect("never cancelled");
+        session.intact = Report::new(&session.applied_logits, &session.labels);
+        session.logits = session.applied_logits.clone();
         session.remember(String::new());
         Ok(session)
     }
@@ -128,9 +146,50 @@ impl Session {
         &self.device
     }
 
-    /// The logits of the settings evaluated last.
+    /// The logits of the user's settings evaluated last ([`Purpose::Show`]): the intact
+    /// model's until then.
     pub fn logits(&self) -> &LogitMatrix {
         &self.logits
+    }
+
+    /// One label slot per image (`None` where the file name gives no class).
+    pub fn labels(&self) -> &[Option<usize>] {
+        &self.labels
+    }
+
+    /// The intact model's report: the reference of every [`Assessment`].
+    pub fn intact(&self) -> &Report {
+        &self.intact
+    }
+
+    /// [`Session::evaluate_with`], measured against the intact model: the one call the
+    /// CLI and the page evaluate settings with. `None` when `between()` cancelled it.
+    pub async fn assess<F: Future<Output = bool>>(
+        &mut self,
+        settings: &Settings,
+        purpose: Purpose,
+        progress: impl FnMut(usize, usize),
+        between: impl FnMut() -> F,
+    ) -> Result<Option<Assessment>> {
+        let outcome = self
+            .evaluate_with(settings, purpose, progress, between)
+            .await?;
+        Ok(outcome.map(|outcome| {
+            let report = Report::new(&outcome.logits, &self.labels);
+            Assessment::new(settings.clone(), report, &self.intact, outcome.rerun_from)
+        }))
+    }
+
+    /// [`Session::assess`] of the user's settings ([`Purpose::Show`]), never cancelled.
+    pub async fn assess_now(
+        &mut self,
+        settings: &Settings,
+        progress: impl FnMut(usize, usize),
+    ) -> Result<Assessment> {
+        let assessment = self
+            .assess(settings, Purpose::Show, progress, || async { true })
+            .await?;
+        Ok(assessment.expect("never cancelled"))
     }
 
     /// Logits under `settings`: remembered ones at once; otherwise the changed layers get
@@ -161,7 +220,11 @@ impl Session {
         F: Future<Output = bool>,
     {
         if purpose == Purpose::Show {
-            return self.run_settings(settings, true, progress, between).await;
+            let outcome = self.run_settings(settings, true, progress, between).await?;
+            if let Some(outcome) = &outcome {
+                self.logits = outcome.logits.clone();
+            }
+            return Ok(outcome);
         }
         let saved = Saved {
             model: self.model.clone(),
@@ -169,7 +232,7 @@ impl Session {
             dense: self.dense.clone(),
             applied: self.applied,
             dirty_from: self.dirty_from,
-            logits: self.logits.clone(),
+            logits: self.applied_logits.clone(),
         };
         let outcome = self.run_settings(settings, false, progress, between).await;
         self.model = saved.model;
@@ -177,7 +240,7 @@ impl Session {
         self.dense = saved.dense;
         self.applied = saved.applied;
         self.dirty_from = saved.dirty_from;
-        self.logits = saved.logits;
+        self.applied_logits = saved.logits;
         outcome
     }
 
@@ -210,7 +273,7 @@ impl Session {
                     self.remember(key);
                 }
                 return Ok(Some(Outcome {
-                    logits: self.logits.clone(),
+                    logits: self.applied_logits.clone(),
                     rerun_from: None,
                 }));
             }
@@ -233,12 +296,12 @@ impl Session {
             return Ok(None);
         };
         self.dirty_from = None;
-        self.logits = logits;
+        self.applied_logits = logits;
         if remember {
             self.remember(key);
         }
         Ok(Some(Outcome {
-            logits: self.logits.clone(),
+            logits: self.applied_logits.clone(),
             rerun_from: Some(Layer::ALL[first]),
         }))
     }
@@ -248,7 +311,7 @@ impl Session {
         if self.memo.len() == MEMO {
             self.memo.pop_back();
         }
-        self.memo.push_front((key, self.logits.clone()));
+        self.memo.push_front((key, self.applied_logits.clone()));
     }
 
     /// Runs layers `first..` from the cached input of layer `first`, refreshing the cached
@@ -263,30 +326,15 @@ impl Session {
         let n = self.images;
         let first_dense = Layer::CONV.len();
         if first < first_dense {
-            let mut features = Vec::with_capacity(self.batches.len());
-            let mut done = 0;
-            for batch in &mut self.batches {
+            let batches = self.batches.iter_mut().map(|batch| {
                 batch.truncate(first + 1);
-                let mut x = batch[first].clone();
-                for layer in &Layer::CONV[first..] {
-                    x = self.model.stage(*layer, x);
-                    batch.push(x.clone());
-                }
-                // conv5's output is the dense layers' input, not kept per batch.
-                let Some(Activation::Flat(x)) = batch.pop() else {
-                    unreachable!("conv5 gives vectors")
-                };
-                finished(&x).await?;
-                done += x.dims()[0];
-                features.push(x);
-                if done < n {
-                    progress(done, n);
-                }
-                if !between().await {
-                    return Ok(None);
-                }
-            }
-            self.dense = vec![Tensor::cat(features, 0)];
+                (batch[first].clone(), Some(batch))
+            });
+            let features = convolutions(&self.model, first, batches, n, progress, between);
+            let Some(features) = features.await? else {
+                return Ok(None);
+            };
+            self.dense = vec![features];
         }
         let from = first.max(first_dense) - first_dense;
         self.dense.truncate(from + 1);

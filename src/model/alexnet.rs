@@ -6,7 +6,7 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxP
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::prelude::*;
 
-use super::weights::{Architecture, HostTensor, Layer, Weights};
+use super::{HostTensor, Layer, Weights};
 use crate::error::Result;
 
 /// torchvision's AlexNet: five convolutions, three max-pools, an adaptive average pool to
@@ -52,7 +52,7 @@ impl Activation {
 impl AlexNet {
     /// Builds the network on `device` from host weights in torchvision's layout.
     pub fn from_weights(weights: &Weights, device: &Device) -> Result<Self> {
-        let arch = Architecture::from_weights(weights)?;
+        let arch = weights.architecture();
         let conv = |layer: Layer| -> Conv2d {
             let (kernel, stride, pad) = layer.conv_geometry();
             let [out, inp] = arch.channels(layer);

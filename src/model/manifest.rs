@@ -3,12 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use super::{HostTensor, ModelInfo, Weights};
+use crate::digest::sha256_hex;
+use crate::error::{LesionError, Result};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-
-use super::weights::{Architecture, HostTensor, ModelInfo, Weights};
-use crate::error::{LesionError, Result};
 
 pub const MANIFEST_FORMAT: &str = "lesion-weights";
 pub const MANIFEST_VERSION: u32 = 1;
@@ -105,12 +104,6 @@ impl Index {
     }
 }
 
-/// Lower-case hex sha256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Checks `bytes` against a manifest entry: size first (a truncated download), then sha256.
 pub fn verify_file(entry: &FileEntry, bytes: &[u8], path: &str) -> Result<()> {
     if bytes.len() as u64 != entry.bytes {
@@ -139,11 +132,11 @@ pub fn verify_file(entry: &FileEntry, bytes: &[u8], path: &str) -> Result<()> {
 /// Serialises weights as safetensors, each value written by `encode` in `dtype`.
 fn serialize(weights: &Weights, dtype: Dtype, encode: impl Fn(f32) -> Vec<u8>) -> Vec<u8> {
     let encoded: BTreeMap<&str, (Vec<usize>, Vec<u8>)> = weights
-        .tensors
+        .tensors()
         .iter()
         .map(|(name, t)| {
-            let bytes = t.data.iter().flat_map(|v| encode(*v)).collect();
-            (name.as_str(), (t.shape.clone(), bytes))
+            let bytes = t.data().iter().flat_map(|v| encode(*v)).collect();
+            (name.as_str(), (t.shape().to_vec(), bytes))
         })
         .collect();
     let views = encoded.iter().map(|(name, (shape, bytes))| {
@@ -167,7 +160,7 @@ pub fn encode(weights: &Weights, source_sha256: Option<String>) -> (Manifest, Ve
     let manifest = Manifest {
         format: MANIFEST_FORMAT.into(),
         version: MANIFEST_VERSION,
-        model: weights.info.clone(),
+        model: weights.info().clone(),
         source_sha256,
         parameters: weights.num_parameters(),
         dtype: "f16".into(),
@@ -177,11 +170,11 @@ pub fn encode(weights: &Weights, source_sha256: Option<String>) -> (Manifest, Ve
             sha256: sha256_hex(&bytes),
         }],
         tensors: weights
-            .tensors
+            .tensors()
             .iter()
             .map(|(name, t)| TensorEntry {
                 name: name.clone(),
-                shape: t.shape.clone(),
+                shape: t.shape().to_vec(),
             })
             .collect(),
     };
@@ -215,14 +208,10 @@ pub fn decode(bytes: &[u8], info: ModelInfo, path: &str) -> Result<Weights> {
                 ));
             }
         };
-        tensors.insert(
-            name.to_string(),
-            HostTensor::new(view.shape().to_vec(), data),
-        );
+        let tensor = HostTensor::read(path, name, view.shape().to_vec(), data)?;
+        tensors.insert(name.to_string(), tensor);
     }
-    let weights = Weights { info, tensors };
-    Architecture::from_weights(&weights)?;
-    Ok(weights)
+    Weights::new(info, tensors)
 }
 
 /// Verifies the weight bytes against the manifest, then decodes them.

@@ -1,11 +1,18 @@
-//! AlexNet as a Burn module, in torchvision's layout, with widths read from the weights.
+//! AlexNet as a Burn module, in torchvision's layout, with widths read from the weights:
+//! the layers, host weights (checked to be an AlexNet when made), the rule for model
+//! names, the `.pth` reader (native), the web weight format, and random full-size weights.
 
 mod alexnet;
+mod architecture;
+mod layer;
 pub mod manifest;
+pub mod name;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod pth;
 pub mod synthetic;
 pub mod weights;
 
 pub use alexnet::{Activation, AlexNet};
-pub use weights::{Architecture, HostTensor, Layer, ModelInfo, ModelKind, Weights};
+pub use architecture::Architecture;
+pub use layer::Layer;
+pub use weights::{HostTensor, ModelInfo, ModelKind, Weights};

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use burn_store::pytorch_reader::{DType, PytorchReader};
 
-use super::weights::{Architecture, HostTensor, Layer, ModelInfo, Weights};
+use super::{HostTensor, Layer, ModelInfo, Weights};
 use crate::error::{LesionError, Result};
 
 /// Reads the 16 AlexNet tensors from a `.pth` file and checks their shapes.
@@ -39,12 +39,11 @@ pub fn read_pth(path: &Path, info: ModelInfo) -> Result<Weights> {
                     ),
                 )
             })?;
-            tensors.insert(key, HostTensor::new(tensor.shape().to_vec(), data));
+            let tensor = HostTensor::read(&shown, &key, tensor.shape().to_vec(), data)?;
+            tensors.insert(key, tensor);
         }
     }
-    let weights = Weights { info, tensors };
-    Architecture::from_weights(&weights)?;
-    Ok(weights)
+    Weights::new(info, tensors)
 }
 
 fn to_f32(raw: &[u8], dtype: DType) -> Option<Vec<f32>> {

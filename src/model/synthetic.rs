@@ -33,16 +33,16 @@ pub fn full_size() -> Weights {
         let fan_in = n / shape[0];
         let scale = 2.0 * (3.0 * 2.0 / fan_in as f32).sqrt();
         let data = (0..n).map(|_| next() * scale).collect();
-        tensors.insert(layer.weight_key(), HostTensor::new(shape.to_vec(), data));
+        let weight = HostTensor::new(shape.to_vec(), data).expect("sized by its shape");
+        tensors.insert(layer.weight_key(), weight);
         let bias = (0..shape[0]).map(|_| next() * 0.02).collect();
-        tensors.insert(layer.bias_key(), HostTensor::new(vec![shape[0]], bias));
+        let bias = HostTensor::new(vec![shape[0]], bias).expect("sized by its shape");
+        tensors.insert(layer.bias_key(), bias);
     }
-    Weights {
-        info: ModelInfo {
-            kind: ModelKind::Custom,
-            name: "synthetic".into(),
-            source: "random weights of the full torchvision size (speed only)".into(),
-        },
-        tensors,
-    }
+    let info = ModelInfo {
+        kind: ModelKind::Custom,
+        name: "synthetic".into(),
+        source: "random weights of the full torchvision size (speed only)".into(),
+    };
+    Weights::new(info, tensors).expect("torchvision's AlexNet layout")
 }

@@ -1,4 +1,6 @@
-//! Weights on the host, in torchvision's parameter names and memory layout.
+//! Weights on the host, in torchvision's parameter names and memory layout. Every
+//! [`Weights`] value has been checked to be an AlexNet in torchvision's layout, and every
+//! [`HostTensor`] holds exactly the values its shape needs.
 
 use std::collections::BTreeMap;
 
@@ -6,108 +8,78 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use serde::{Deserialize, Serialize};
 
+use super::architecture::Architecture;
+use super::layer::Layer;
 use crate::error::{LesionError, Result};
-
-/// The eight weight layers of AlexNet, in forward order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Layer {
-    Conv1,
-    Conv2,
-    Conv3,
-    Conv4,
-    Conv5,
-    Fc6,
-    Fc7,
-    Fc8,
-}
-
-impl Layer {
-    pub const ALL: [Layer; 8] = [
-        Layer::Conv1,
-        Layer::Conv2,
-        Layer::Conv3,
-        Layer::Conv4,
-        Layer::Conv5,
-        Layer::Fc6,
-        Layer::Fc7,
-        Layer::Fc8,
-    ];
-    /// The convolutional layers (run batch by batch).
-    pub const CONV: [Layer; 5] = [
-        Layer::Conv1,
-        Layer::Conv2,
-        Layer::Conv3,
-        Layer::Conv4,
-        Layer::Conv5,
-    ];
-    /// The dense layers (run on every image at once).
-    pub const DENSE: [Layer; 3] = [Layer::Fc6, Layer::Fc7, Layer::Fc8];
-
-    /// The short name used by the CLI and share links (`conv1` … `fc8`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Layer::Conv1 => "conv1",
-            Layer::Conv2 => "conv2",
-            Layer::Conv3 => "conv3",
-            Layer::Conv4 => "conv4",
-            Layer::Conv5 => "conv5",
-            Layer::Fc6 => "fc6",
-            Layer::Fc7 => "fc7",
-            Layer::Fc8 => "fc8",
-        }
-    }
-
-    /// The prefix of this layer's parameters in torchvision's state dict.
-    pub fn torch_prefix(self) -> &'static str {
-        match self {
-            Layer::Conv1 => "features.0",
-            Layer::Conv2 => "features.3",
-            Layer::Conv3 => "features.6",
-            Layer::Conv4 => "features.8",
-            Layer::Conv5 => "features.10",
-            Layer::Fc6 => "classifier.1",
-            Layer::Fc7 => "classifier.4",
-            Layer::Fc8 => "classifier.6",
-        }
-    }
-
-    pub fn weight_key(self) -> String {
-        format!("{}.weight", self.torch_prefix())
-    }
-
-    pub fn bias_key(self) -> String {
-        format!("{}.bias", self.torch_prefix())
-    }
-
-    pub fn is_conv(self) -> bool {
-        matches!(
-            self,
-            Layer::Conv1 | Layer::Conv2 | Layer::Conv3 | Layer::Conv4 | Layer::Conv5
-        )
-    }
-
-    /// (kernel size, stride, padding) of a convolution, as in torchvision.
-    pub fn conv_geometry(self) -> (usize, usize, usize) {
-        match self {
-            Layer::Conv1 => (11, 4, 2),
-            Layer::Conv2 => (5, 1, 2),
-            _ => (3, 1, 1),
-        }
-    }
-}
 
 /// A dense f32 tensor on the host, row-major.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HostTensor {
-    pub shape: Vec<usize>,
-    pub data: Vec<f32>,
+    shape: Vec<usize>,
+    data: Vec<f32>,
+}
+
+/// Why `len` values cannot fill `shape`, if they cannot.
+fn size_mismatch(shape: &[usize], len: usize) -> Option<String> {
+    let needed = shape.iter().try_fold(1usize, |n, d| n.checked_mul(*d));
+    if needed == Some(len) {
+        return None;
+    }
+    let needed = needed.map_or_else(|| "too many".to_string(), |n| n.to_string());
+    Some(format!(
+        "shape {shape:?} needs {needed} values, but {len} were given"
+    ))
 }
 
 impl HostTensor {
-    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Self {
-        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
-        Self { shape, data }
+    /// A tensor of `shape` holding `data`; an error when their sizes differ.
+    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<Self> {
+        match size_mismatch(&shape, data.len()) {
+            Some(why) => Err(LesionError::Model(format!("a host tensor's {why}"))),
+            None => Ok(Self { shape, data }),
+        }
+    }
+
+    /// [`HostTensor::new`] for tensor `name` read from `path`, which the error names.
+    pub(crate) fn read(path: &str, name: &str, shape: Vec<usize>, data: Vec<f32>) -> Result<Self> {
+        match size_mismatch(&shape, data.len()) {
+            Some(why) => Err(LesionError::weights(
+                path,
+                format!("tensor `{name}`: {why}"),
+            )),
+            None => Ok(Self { shape, data }),
+        }
+    }
+
+    /// A tensor of this one's shape holding `data`; an error when the sizes differ.
+    pub fn with_data(&self, data: Vec<f32>) -> Result<Self> {
+        Self::new(self.shape.clone(), data)
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    pub fn data(&self) -> &[f32] {
+        &self.data
+    }
+
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    pub fn into_data(self) -> Vec<f32> {
+        self.data
+    }
+
+    /// The shape and the values.
+    pub fn into_parts(self) -> (Vec<usize>, Vec<f32>) {
+        (self.shape, self.data)
     }
 
     pub fn to_tensor<const D: usize>(&self, device: &Device) -> Tensor<D> {
@@ -157,15 +129,52 @@ impl ModelInfo {
     }
 }
 
-/// The 16 parameter tensors of an AlexNet, keyed by torchvision name.
+/// The 16 parameter tensors of an AlexNet, keyed by torchvision name, checked against
+/// torchvision's layout when made: every layer's weight and bias is present and fits.
 #[derive(Debug, Clone)]
 pub struct Weights {
-    pub info: ModelInfo,
-    pub tensors: BTreeMap<String, HostTensor>,
+    info: ModelInfo,
+    tensors: BTreeMap<String, HostTensor>,
+    architecture: Architecture,
 }
 
 impl Weights {
-    /// The weight tensor of `layer`. Call only after [`Architecture::from_weights`] succeeded.
+    /// Checks that `tensors` hold an AlexNet in torchvision's layout (see
+    /// [`Architecture::of`]); errors name `info.source`.
+    pub fn new(info: ModelInfo, tensors: BTreeMap<String, HostTensor>) -> Result<Self> {
+        let architecture = Architecture::of(&tensors, &info.source)?;
+        Ok(Self {
+            info,
+            tensors,
+            architecture,
+        })
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// The same weights, described by `info`.
+    pub fn with_info(self, info: ModelInfo) -> Self {
+        Self { info, ..self }
+    }
+
+    /// Every tensor by torchvision name (the 16 layer parameters, and any others the
+    /// source held).
+    pub fn tensors(&self) -> &BTreeMap<String, HostTensor> {
+        &self.tensors
+    }
+
+    pub fn into_tensors(self) -> BTreeMap<String, HostTensor> {
+        self.tensors
+    }
+
+    /// The layer widths.
+    pub fn architecture(&self) -> Architecture {
+        self.architecture
+    }
+
+    /// The weight tensor of `layer`.
     pub fn weight(&self, layer: Layer) -> &HostTensor {
         &self.tensors[&layer.weight_key()]
     }
@@ -174,132 +183,124 @@ impl Weights {
         &self.tensors[&layer.bias_key()]
     }
 
+    /// Replaces the weight and bias of `layer` with tensors of the same shapes (damaged
+    /// ones, say); an error, changing nothing, when a shape differs.
+    pub fn set_layer(&mut self, layer: Layer, weight: HostTensor, bias: HostTensor) -> Result<()> {
+        for (new, old) in [(&weight, self.weight(layer)), (&bias, self.bias(layer))] {
+            if new.shape != old.shape {
+                return Err(LesionError::Model(format!(
+                    "{} takes tensors of shape {:?}, not {:?}",
+                    layer.name(),
+                    old.shape,
+                    new.shape
+                )));
+            }
+        }
+        self.tensors.insert(layer.weight_key(), weight);
+        self.tensors.insert(layer.bias_key(), bias);
+        Ok(())
+    }
+
     pub fn num_parameters(&self) -> usize {
-        self.tensors.values().map(|t| t.data.len()).sum()
+        self.tensors.values().map(HostTensor::len).sum()
+    }
+
+    /// The number of values in the largest tensor (fc6's weight in AlexNet).
+    pub fn largest_tensor_len(&self) -> usize {
+        self.tensors
+            .values()
+            .map(HostTensor::len)
+            .max()
+            .unwrap_or(0)
     }
 }
 
-/// Layer widths, read from and checked against the weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Architecture {
-    /// Output channels of conv1..conv5.
-    pub conv: [usize; 5],
-    /// Output units of fc6 and fc7.
-    pub fc: [usize; 2],
-    /// Number of classes (fc8's outputs).
-    pub classes: usize,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Architecture {
-    /// Reads the widths from `weights` and checks that every tensor is present with the
-    /// shape torchvision's AlexNet layout requires.
-    pub fn from_weights(weights: &Weights) -> Result<Self> {
-        let source = &weights.info.source;
-        let shape_of = |key: &str| -> Result<&[usize]> {
+    /// The smallest AlexNet layout: one channel per convolution, two units per fc layer.
+    fn tiny() -> BTreeMap<String, HostTensor> {
+        let shapes: [(Layer, Vec<usize>); 8] = [
+            (Layer::Conv1, vec![1, 3, 11, 11]),
+            (Layer::Conv2, vec![1, 1, 5, 5]),
+            (Layer::Conv3, vec![1, 1, 3, 3]),
+            (Layer::Conv4, vec![1, 1, 3, 3]),
+            (Layer::Conv5, vec![1, 1, 3, 3]),
+            (Layer::Fc6, vec![2, 36]),
+            (Layer::Fc7, vec![2, 2]),
+            (Layer::Fc8, vec![1000, 2]),
+        ];
+        let zeros = |shape: Vec<usize>| {
+            let n = shape.iter().product();
+            HostTensor::new(shape, vec![0.0; n]).unwrap()
+        };
+        let mut tensors = BTreeMap::new();
+        for (layer, shape) in shapes {
+            tensors.insert(layer.bias_key(), zeros(vec![shape[0]]));
+            tensors.insert(layer.weight_key(), zeros(shape));
+        }
+        tensors
+    }
+
+    fn info() -> ModelInfo {
+        ModelInfo {
+            kind: ModelKind::Custom,
+            name: "tiny".into(),
+            source: "tiny.pth".into(),
+        }
+    }
+
+    #[test]
+    fn a_host_tensor_holds_exactly_what_its_shape_needs() {
+        assert!(HostTensor::new(vec![2, 3], vec![0.0; 6]).is_ok());
+        let err = HostTensor::new(vec![2, 3], vec![0.0; 5]).unwrap_err();
+        assert!(err.to_string().contains("needs 6 values"), "{err}");
+        assert!(HostTensor::new(vec![usize::MAX, 2], Vec::new()).is_err());
+        let t = HostTensor::new(vec![3], vec![1.0, 2.0, 3.0]).unwrap();
+        assert!(t.with_data(vec![0.0; 2]).is_err());
+        assert_eq!(t.into_parts(), (vec![3], vec![1.0, 2.0, 3.0]));
+    }
+
+    #[test]
+    fn weights_are_checked_when_made() {
+        let weights = Weights::new(info(), tiny()).unwrap();
+        assert_eq!(weights.architecture().classes, 1000);
+        assert_eq!(weights.largest_tensor_len(), 2000);
+        assert_eq!(
+            weights.num_parameters(),
             weights
-                .tensors
-                .get(key)
-                .map(|t| t.shape.as_slice())
-                .ok_or_else(|| LesionError::weights(source, format!("missing tensor `{key}`")))
-        };
-        let mut expected_in = 3;
-        let mut conv = [0; 5];
-        for (i, layer) in Layer::ALL[..5].iter().enumerate() {
-            let key = layer.weight_key();
-            let shape = shape_of(&key)?;
-            let (k, _, _) = layer.conv_geometry();
-            match shape {
-                [out, inp, kh, kw] if *inp == expected_in && *kh == k && *kw == k && *out > 0 => {
-                    conv[i] = *out;
-                    expected_in = *out;
-                }
-                _ => {
-                    return Err(LesionError::weights(
-                        source,
-                        format!(
-                            "tensor `{key}` has shape {shape:?}, expected [out, {expected_in}, {k}, {k}]"
-                        ),
-                    ));
-                }
-            }
-        }
-        let mut expected_in = conv[4] * 36;
-        let mut fc = [0; 3];
-        for (i, layer) in Layer::ALL[5..].iter().enumerate() {
-            let key = layer.weight_key();
-            let shape = shape_of(&key)?;
-            match shape {
-                [out, inp] if *inp == expected_in && *out > 0 => {
-                    fc[i] = *out;
-                    expected_in = *out;
-                }
-                _ => {
-                    return Err(LesionError::weights(
-                        source,
-                        format!(
-                            "tensor `{key}` has shape {shape:?}, expected [out, {expected_in}]"
-                        ),
-                    ));
-                }
-            }
-        }
-        let arch = Self {
-            conv,
-            fc: [fc[0], fc[1]],
-            classes: fc[2],
-        };
-        for layer in Layer::ALL {
-            let key = layer.bias_key();
-            let shape = shape_of(&key)?;
-            let out = arch.channels(layer)[0];
-            if shape != [out] {
-                return Err(LesionError::weights(
-                    source,
-                    format!("tensor `{key}` has shape {shape:?}, expected [{out}]"),
-                ));
-            }
-        }
-        if arch.classes != crate::eval::labels::NUM_CLASSES {
-            return Err(LesionError::weights(
-                source,
-                format!(
-                    "fc8 has {} outputs, expected the {} ImageNet classes",
-                    arch.classes,
-                    crate::eval::labels::NUM_CLASSES
-                ),
-            ));
-        }
-        Ok(arch)
+                .tensors()
+                .values()
+                .map(HostTensor::len)
+                .sum::<usize>()
+        );
+        let mut missing = tiny();
+        missing.remove("features.3.weight");
+        let err = Weights::new(info(), missing).unwrap_err().to_string();
+        assert!(
+            err.contains("tiny.pth") && err.contains("missing tensor `features.3.weight`"),
+            "{err}"
+        );
+        let mut misshaped = tiny();
+        misshaped.insert(
+            "classifier.6.bias".into(),
+            HostTensor::new(vec![999], vec![0.0; 999]).unwrap(),
+        );
+        assert!(Weights::new(info(), misshaped).is_err());
     }
 
-    /// `[out, in]` units of a layer (channels for convolutions, features for fc layers).
-    pub fn channels(&self, layer: Layer) -> [usize; 2] {
-        match layer {
-            Layer::Conv1 => [self.conv[0], 3],
-            Layer::Conv2 => [self.conv[1], self.conv[0]],
-            Layer::Conv3 => [self.conv[2], self.conv[1]],
-            Layer::Conv4 => [self.conv[3], self.conv[2]],
-            Layer::Conv5 => [self.conv[4], self.conv[3]],
-            Layer::Fc6 => [self.fc[0], self.conv[4] * 36],
-            Layer::Fc7 => [self.fc[1], self.fc[0]],
-            Layer::Fc8 => [self.classes, self.fc[1]],
-        }
-    }
-
-    /// Multiply-adds for one 224x224 image.
-    pub fn macs_per_image(&self) -> u64 {
-        // Spatial sizes of each conv's output for a 224x224 input.
-        let spatial = [55 * 55, 27 * 27, 13 * 13, 13 * 13, 13 * 13];
-        let mut macs = 0u64;
-        for (i, layer) in Layer::ALL.iter().enumerate() {
-            let [out, inp] = self.channels(*layer);
-            let (k, _, _) = layer.conv_geometry();
-            macs += if layer.is_conv() {
-                (out * inp * k * k * spatial[i]) as u64
-            } else {
-                (out * inp) as u64
-            };
-        }
-        macs
+    #[test]
+    fn a_layer_is_replaced_only_by_tensors_of_its_shapes() {
+        let mut weights = Weights::new(info(), tiny()).unwrap();
+        let weight = weights.weight(Layer::Fc7).with_data(vec![1.0; 4]).unwrap();
+        let bias = weights.bias(Layer::Fc7).clone();
+        weights
+            .set_layer(Layer::Fc7, weight.clone(), bias.clone())
+            .unwrap();
+        assert_eq!(weights.weight(Layer::Fc7), &weight);
+        let wrong = HostTensor::new(vec![4], vec![0.0; 4]).unwrap();
+        assert!(weights.set_layer(Layer::Fc7, wrong, bias).is_err());
+        assert_eq!(weights.weight(Layer::Fc7), &weight, "nothing changed");
     }
 }

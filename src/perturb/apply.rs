@@ -19,8 +19,8 @@ pub fn apply(weights: &Weights, settings: &Settings) -> Weights {
     let mut out = weights.clone();
     for (&layer, &damage) in &settings.layers {
         let (weight, bias) = damaged_layer(weights, layer, damage, settings.seed);
-        out.tensors.insert(layer.weight_key(), weight);
-        out.tensors.insert(layer.bias_key(), bias);
+        out.set_layer(layer, weight, bias)
+            .expect("damage keeps every tensor's shape");
     }
     out
 }
@@ -34,10 +34,11 @@ pub fn damaged_layer(
 ) -> (HostTensor, HostTensor) {
     let weight = weights.weight(layer);
     let bias = weights.bias(layer);
-    let (w, b) = damage_values(&weight.data, &bias.data, layer_index(layer), damage, seed);
+    let (w, b) = damage_values(weight.data(), bias.data(), layer_index(layer), damage, seed);
+    let sized = "damage keeps every tensor's size";
     (
-        HostTensor::new(weight.shape.clone(), w),
-        HostTensor::new(bias.shape.clone(), b),
+        weight.with_data(w).expect(sized),
+        bias.with_data(b).expect(sized),
     )
 }
 

@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::model::Layer;
+use crate::text::shorten;
+
+/// The most characters of a refused text an error quotes.
+const SHOWN: usize = 40;
 
 /// What is done to a layer's weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -155,7 +159,7 @@ impl FromStr for Kind {
         Kind::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| SettingsError::Kind(s.chars().take(40).collect()))
+            .ok_or_else(|| SettingsError::Kind(shorten(s, SHOWN)))
     }
 }
 
@@ -165,12 +169,12 @@ impl FromStr for Damage {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (kind, amount) = s
             .split_once(':')
-            .ok_or_else(|| SettingsError::Shape(s.chars().take(40).collect()))?;
+            .ok_or_else(|| SettingsError::Shape(shorten(s, SHOWN)))?;
         let kind: Kind = kind.trim().parse()?;
         let amount: f64 = amount
             .trim()
             .parse()
-            .map_err(|_| SettingsError::NotANumber(amount.chars().take(40).collect()))?;
+            .map_err(|_| SettingsError::NotANumber(shorten(amount, SHOWN)))?;
         Damage::new(kind, amount)
     }
 }
@@ -187,7 +191,7 @@ impl FromStr for Layer {
         Layer::ALL
             .into_iter()
             .find(|l| l.name() == s)
-            .ok_or_else(|| SettingsError::Layer(s.chars().take(40).collect()))
+            .ok_or_else(|| SettingsError::Layer(shorten(s, SHOWN)))
     }
 }
 
@@ -204,7 +208,7 @@ impl Settings {
     pub fn parse_seed(text: &str) -> Result<u64, SettingsError> {
         text.trim()
             .parse()
-            .map_err(|_| SettingsError::Seed(text.chars().take(40).collect()))
+            .map_err(|_| SettingsError::Seed(shorten(text, SHOWN)))
     }
 
     /// Applies one `LAYER=KIND:AMOUNT` setting; a later setting of a layer replaces an earlier.
@@ -215,7 +219,7 @@ impl Settings {
         }
         let (layer, damage) = text
             .split_once('=')
-            .ok_or_else(|| SettingsError::Shape(text.chars().take(40).collect()))?;
+            .ok_or_else(|| SettingsError::Shape(shorten(text, SHOWN)))?;
         let layer: Layer = layer.trim().parse()?;
         let damage: Damage = damage.parse()?;
         if damage.is_none() {
