@@ -4,7 +4,8 @@
 //! ([`perturb`]), runs the fixed sample set and measures accuracy ([`eval`]), and reads
 //! and writes share links ([`share`]); [`digest`] and [`text`] hold the sha256 and
 //! display rules everything shares. It compiles natively (the `lesion` CLI, `cli`) and to
-//! wasm32 (the web page, `web`), and knows nothing of the DOM outside `web`.
+//! wasm32 (the web page, [`web`], whose decisions also compile natively for their tests), and
+//! knows nothing of the DOM outside `web`.
 
 pub mod digest;
 pub mod error;
@@ -16,7 +17,6 @@ pub mod text;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
-#[cfg(target_arch = "wasm32")]
 pub mod web;
 
 pub use error::{LesionError, Result};

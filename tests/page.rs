@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
 struct Killed(Child);
@@ -69,9 +70,6 @@ impl Browser {
 
     /// Serves `dir` and opens pages under `http://127.0.0.1:PORT/{prefix}`.
     async fn start_in(dir: PathBuf, prefix: &str) -> Self {
-        // Two TLS backends are linked (ureq's and fantoccini's): name one. WebDriver here is
-        // plain HTTP on loopback, so it only has to exist.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = free_port();
         // The server's request log: what the browser fetched, wherever it fetched it from
         // (the page or its worker).
@@ -109,8 +107,8 @@ impl Browser {
                 "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"
             ]}),
         );
-        let client = ClientBuilder::rustls()
-            .expect("TLS roots")
+        // WebDriver here is plain HTTP on loopback.
+        let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{driver_port}"))
             .await

@@ -167,9 +167,9 @@ fn damage_in_wasm_is_bit_identical_to_native() {
     assert_eq!(settings.layers.len(), 6, "every kind is exercised");
     let damaged = apply(&tiny(), &settings);
     let native = safetensors::SafeTensors::deserialize(DAMAGED).unwrap();
-    for (name, tensor) in &damaged.tensors {
+    for (name, tensor) in damaged.tensors() {
         let view = native.tensor(name).unwrap();
-        assert_eq!(view.shape(), tensor.shape.as_slice(), "{name}");
+        assert_eq!(view.shape(), tensor.shape(), "{name}");
         let bits: Vec<u32> = view
             .data()
             .chunks_exact(4)
@@ -177,7 +177,7 @@ fn damage_in_wasm_is_bit_identical_to_native() {
             .collect();
         let differ = bits
             .iter()
-            .zip(&tensor.data)
+            .zip(tensor.data())
             .filter(|(a, b)| **a != b.to_bits())
             .count();
         assert_eq!(differ, 0, "{name}: {differ} weights differ from native");
@@ -190,7 +190,7 @@ fn damage_in_wasm_is_bit_identical_to_native() {
             ..settings.clone()
         },
     );
-    assert!(other.tensors != damaged.tensors);
+    assert!(other.tensors() != damaged.tensors());
     web_sys::console::log_1(&"damaged weights: wasm == native, bit for bit".into());
 }
 

@@ -1,41 +1,30 @@
-//! The web page (wasm32 only): Leptos components over the engine. Nothing here computes
-//! results; it fetches files, hands them to the engine and shows what comes back.
+//! The web front end: two programs that meet only in [`protocol`]. The [`page`] (Leptos
+//! components over the page state) and the [`worker`] (the engine in a Web Worker:
+//! loading, WebGPU or CPU, scheduling) never import each other. One WebAssembly module
+//! serves both: in a window it mounts the page, in the worker (`public/worker.js`) it
+//! serves requests. The browser-only parts compile for wasm32; the decisions (reducer,
+//! scheduler, chart geometry, texts) compile everywhere and are tested natively.
 
-mod app;
-mod backend;
-mod client;
-mod engine;
-mod fetch;
-mod loader;
-mod protocol;
-mod worker;
+/// Declares modules that exist only in the browser (they use Leptos or web-sys).
+macro_rules! browser_only {
+    ($($module:ident),* $(,)?) => {
+        $(
+            #[cfg(target_arch = "wasm32")]
+            mod $module;
+        )*
+    };
+}
 
-/// The one WebAssembly module serves both sides: in the page it draws the app; in the
-/// evaluation worker (`public/worker.js`, no window there) it serves requests.
+pub mod page;
+pub mod protocol;
+pub mod worker;
+
+/// The entry point of the WebAssembly module, in the page or in the worker.
+#[cfg(target_arch = "wasm32")]
 pub fn start() {
     if web_sys::window().is_some() {
-        mount();
+        page::mount();
     } else {
         worker::start();
-    }
-}
-
-/// Installs a panic hook that shows the panic in the page, then mounts the app.
-fn mount() {
-    std::panic::set_hook(Box::new(|info| {
-        console_error_panic_hook::hook(info);
-        show_fatal(&format!("lesion stopped with an internal error: {info}"));
-    }));
-    leptos::mount::mount_to_body(app::App);
-}
-
-/// Writes a message into the page's fatal-error box, outside Leptos (which may be gone).
-fn show_fatal(message: &str) {
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
-        return;
-    };
-    if let Some(el) = document.get_element_by_id("fatal") {
-        el.set_text_content(Some(message));
-        let _ = el.set_attribute("class", "fatal shown");
     }
 }

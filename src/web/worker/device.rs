@@ -1,6 +1,6 @@
-//! Choosing where the model runs in the browser: WebGPU through Burn when the browser has
-//! a hardware adapter (with the adapter's own limits), else Burn's CPU backend with a
-//! visible notice. A software adapter (SwiftShader and the like) is passed over unless the
+//! Choosing the device the model runs on in the browser: WebGPU through Burn when the
+//! browser has a hardware adapter (with the adapter's own limits), else Burn's CPU backend
+//! with a visible notice. A software adapter (SwiftShader and the like) is passed over unless the
 //! link asks for the GPU: it ran the demo model about 30x slower than the CPU path here.
 
 use burn::prelude::Device;
@@ -8,14 +8,12 @@ use js_sys::{Function, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use super::engine::Placement;
 use crate::share::BackendChoice;
 
-/// The device in use and what the page should say about it.
-pub struct Backend {
-    pub device: Device,
-    /// e.g. "WebGPU (SwiftShader Device)" or "CPU (WebAssembly)".
-    pub label: String,
-    pub is_gpu: bool,
+/// The device chosen and what the page should say about it.
+pub struct Chosen {
+    pub placement: Placement,
     /// The largest storage buffer one binding may hold (bytes); unlimited on the CPU.
     pub max_binding: u64,
     /// Why the CPU is used, when it is.
@@ -64,18 +62,20 @@ async fn adapter() -> Option<(String, bool)> {
     Some((description, software))
 }
 
-pub fn cpu(notice: String) -> Backend {
-    Backend {
-        device: Device::flex(),
-        label: "CPU (WebAssembly, burn flex)".into(),
-        is_gpu: false,
+pub fn cpu(notice: String) -> Chosen {
+    Chosen {
+        placement: Placement {
+            device: Device::flex(),
+            label: "CPU (WebAssembly, burn flex)".into(),
+            on_gpu: false,
+        },
         max_binding: u64::MAX,
         notice: Some(notice),
     }
 }
 
 /// `choice` comes from the link's `backend=`.
-pub async fn choose(choice: BackendChoice) -> Backend {
+pub async fn choose(choice: BackendChoice) -> Chosen {
     if choice == BackendChoice::Cpu {
         return cpu("Running on the CPU because the link asks for it (backend=cpu).".into());
     }
@@ -96,26 +96,30 @@ pub async fn choose(choice: BackendChoice) -> Backend {
             }
         ));
     }
-    // cubecl requests the adapter's own limits, so fc6 (151 MB in f32) fits a single
-    // storage binding wherever the adapter allows it.
+    webgpu(description).await
+}
+
+/// Opens WebGPU. cubecl requests the adapter's own limits, so fc6 (151 MB in f32) fits a
+/// single storage binding wherever the adapter allows it.
+async fn webgpu(description: String) -> Chosen {
     match Device::wgpu_options().init_with_setup_async().await {
         Ok((device, setup)) => {
             let info = setup.adapter.get_info();
             let limits = setup.device.limits();
-            Backend {
-                device,
-                label: format!(
-                    "WebGPU ({}; storage binding up to {} MiB)",
-                    if !info.name.is_empty() {
-                        info.name
-                    } else if !description.is_empty() {
-                        description
-                    } else {
-                        "unnamed adapter".to_string()
-                    },
-                    limits.max_storage_buffer_binding_size / (1 << 20)
-                ),
-                is_gpu: true,
+            let name = if !info.name.is_empty() {
+                info.name
+            } else if !description.is_empty() {
+                description
+            } else {
+                "unnamed adapter".to_string()
+            };
+            let mib = limits.max_storage_buffer_binding_size / (1 << 20);
+            Chosen {
+                placement: Placement {
+                    device,
+                    label: format!("WebGPU ({name}; storage binding up to {mib} MiB)"),
+                    on_gpu: true,
+                },
                 max_binding: limits.max_storage_buffer_binding_size,
                 notice: None,
             }

@@ -1,5 +1,5 @@
-//! The page's side of the worker: starts it, sends typed requests, hands typed replies to
-//! the page. A worker that dies is reported as a `Reply::Crashed`.
+//! The page's side of the worker: starts it, sends typed requests, hands every reply to
+//! the page as an [`Envelope`]. A worker that dies is reported as a `Reply::Crashed`.
 
 use std::rc::Rc;
 
@@ -7,7 +7,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
 
-use super::protocol::{self, Reply, Request};
+use crate::web::protocol::{Envelope, Failure, Reply, Request, codec};
 
 /// A module worker that starts the same WebAssembly as the page (`public/worker.js`).
 const WORKER_SCRIPT: &str = "./worker.js";
@@ -20,22 +20,23 @@ pub struct Client {
 
 impl Client {
     /// Starts a worker; every reply (and its death) goes to `on_reply`.
-    pub fn spawn(on_reply: impl Fn(Reply) + 'static) -> Result<Self, String> {
+    pub fn spawn(on_reply: impl Fn(Envelope) + 'static) -> Result<Self, Failure> {
         let options = WorkerOptions::new();
         options.set_type(WorkerType::Module);
-        let worker = Worker::new_with_options(WORKER_SCRIPT, &options)
-            .map_err(|e| format!("the evaluation worker could not start: {e:?}"))?;
+        let worker = Worker::new_with_options(WORKER_SCRIPT, &options).map_err(|e| {
+            Failure::Engine(format!("the evaluation worker could not start: {e:?}"))
+        })?;
         let on_reply = Rc::new(on_reply);
         let replies = on_reply.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            match protocol::decode_reply(event.data()) {
-                Ok(reply) => replies(reply),
-                Err(message) => replies(Reply::EvalFailed(message)),
-            }
+            replies(codec::decode_reply(event.data()))
         });
         let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
             event.prevent_default();
-            on_reply(Reply::Crashed(event.message()));
+            on_reply(Envelope {
+                generation: 0,
+                reply: Reply::Crashed(event.message()),
+            });
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
@@ -46,11 +47,11 @@ impl Client {
         })
     }
 
-    pub fn send(&self, request: &Request) -> Result<(), String> {
-        let value = protocol::encode_request(request)?;
+    pub fn send(&self, request: &Request) -> Result<(), Failure> {
+        let value = codec::encode_request(request)?;
         self.worker
             .post_message(&value)
-            .map_err(|e| format!("cannot reach the evaluation worker: {e:?}"))
+            .map_err(|e| Failure::Protocol(format!("cannot reach the evaluation worker: {e:?}")))
     }
 }
 

@@ -1,25 +1,39 @@
-//! Fetching site files, with byte-level progress for the large ones.
+//! Fetching site files, with byte-level progress for the large ones, and the Cache
+//! Storage bucket that keeps verified weights between visits. Failures are
+//! [`Failure::Network`].
 
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{ReadableStreamDefaultReader, Response};
 
-fn js_err(context: &str, err: JsValue) -> String {
-    let text = err
-        .as_string()
+use crate::web::protocol::Failure;
+
+fn network(url: &str, message: impl Into<String>) -> Failure {
+    Failure::Network {
+        url: url.into(),
+        message: message.into(),
+    }
+}
+
+/// A JavaScript error as text.
+fn js_text(err: JsValue) -> String {
+    err.as_string()
         .or_else(|| {
             Reflect::get(&err, &"message".into())
                 .ok()
                 .and_then(|m| m.as_string())
         })
-        .unwrap_or_else(|| format!("{err:?}"));
-    format!("{context}: {text}")
+        .unwrap_or_else(|| format!("{err:?}"))
+}
+
+fn js_err(context: &str, err: JsValue) -> String {
+    format!("{context}: {}", js_text(err))
 }
 
 /// `fetch` of whichever scope runs this: the page's window or the worker's global scope.
 /// `no_store` keeps the response out of the HTTP cache (the weights live in Cache Storage).
-fn fetch(url: &str, no_store: bool) -> Result<js_sys::Promise, String> {
+fn fetch(url: &str, no_store: bool) -> Result<js_sys::Promise, Failure> {
     let init = web_sys::RequestInit::new();
     if no_store {
         init.set_cache(web_sys::RequestCache::NoStore);
@@ -30,33 +44,31 @@ fn fetch(url: &str, no_store: bool) -> Result<js_sys::Promise, String> {
     } else if let Some(worker) = scope.dyn_ref::<web_sys::WorkerGlobalScope>() {
         Ok(worker.fetch_with_str_and_init(url, &init))
     } else {
-        Err(format!("cannot fetch {url}: no window and no worker scope"))
+        Err(network(url, "no window and no worker scope to fetch from"))
     }
 }
 
-async fn response(url: &str, no_store: bool) -> Result<Response, String> {
+async fn response(url: &str, no_store: bool) -> Result<Response, Failure> {
     let resp = JsFuture::from(fetch(url, no_store)?)
         .await
-        .map_err(|e| js_err(&format!("cannot fetch {url}"), e))?;
+        .map_err(|e| network(url, js_err("cannot fetch", e)))?;
     let resp: Response = resp
         .dyn_into()
-        .map_err(|_| format!("{url}: not a response"))?;
+        .map_err(|_| network(url, "not a response"))?;
     if !resp.ok() {
-        return Err(format!(
-            "{url}: HTTP {} {}",
-            resp.status(),
-            resp.status_text()
-        ));
+        let status = format!("HTTP {} {}", resp.status(), resp.status_text());
+        return Err(network(url, status.trim_end()));
     }
     Ok(resp)
 }
 
-pub async fn text(url: &str) -> Result<String, String> {
+pub async fn text(url: &str) -> Result<String, Failure> {
     let resp = response(url, false).await?;
-    let text = JsFuture::from(resp.text().map_err(|e| js_err(url, e))?)
+    let promise = resp.text().map_err(|e| network(url, js_text(e)))?;
+    let text = JsFuture::from(promise)
         .await
-        .map_err(|e| js_err(url, e))?;
-    text.as_string().ok_or_else(|| format!("{url}: not text"))
+        .map_err(|e| network(url, js_text(e)))?;
+    text.as_string().ok_or_else(|| network(url, "not text"))
 }
 
 /// Fetches `url` as bytes, calling `progress(received, total)` as chunks arrive.
@@ -65,7 +77,7 @@ pub async fn bytes(
     url: &str,
     no_store: bool,
     mut progress: impl FnMut(u64, Option<u64>),
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, Failure> {
     let resp = response(url, no_store).await?;
     let total = resp
         .headers()
@@ -79,12 +91,12 @@ pub async fn bytes(
     let reader: ReadableStreamDefaultReader = body
         .get_reader()
         .dyn_into()
-        .map_err(|_| format!("{url}: cannot read the response body"))?;
+        .map_err(|_| network(url, "cannot read the response body"))?;
     let mut out = Vec::with_capacity(total.unwrap_or(0) as usize);
     loop {
         let chunk = JsFuture::from(reader.read())
             .await
-            .map_err(|e| js_err(&format!("download of {url} broke off"), e))?;
+            .map_err(|e| network(url, js_err("the download broke off", e)))?;
         let done = Reflect::get(&chunk, &"done".into())
             .ok()
             .and_then(|d| d.as_bool())
@@ -92,10 +104,10 @@ pub async fn bytes(
         if done {
             break;
         }
-        let value = Reflect::get(&chunk, &"value".into()).map_err(|e| js_err(url, e))?;
+        let value = Reflect::get(&chunk, &"value".into()).map_err(|e| network(url, js_text(e)))?;
         let array: Uint8Array = value
             .dyn_into()
-            .map_err(|_| format!("{url}: unexpected chunk"))?;
+            .map_err(|_| network(url, "unexpected chunk"))?;
         let start = out.len();
         out.resize(start + array.length() as usize, 0);
         array.copy_to(&mut out[start..]);

@@ -1,0 +1,92 @@
+//! The words and numbers the page prints, as plain functions (tested natively).
+
+use super::state::PageState;
+use crate::model::{ModelInfo, ModelKind};
+use crate::web::protocol::LoadedModel;
+
+/// A fraction as a percentage with one decimal, or a dash when it is not a number.
+pub fn pct(v: f64) -> String {
+    if v.is_finite() {
+        format!("{:.1}%", v * 100.0)
+    } else {
+        "–".into()
+    }
+}
+
+/// A ratio with two decimals, or a dash.
+pub fn ratio(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.2}")
+    } else {
+        "–".into()
+    }
+}
+
+/// The status line above the numbers.
+pub fn status(state: &PageState) -> String {
+    if let Some(failure) = &state.failure {
+        return format!("Evaluation failed: {failure}");
+    }
+    if state.computing {
+        return "Computing…".to_string();
+    }
+    match &state.results {
+        Some(r) => match r.assessment.rerun_from {
+            Some(layer) => format!(
+                "Updated in {:.0} ms (re-ran {} to fc8).",
+                r.ms,
+                layer.name()
+            ),
+            None => "Remembered result (no re-run).".to_string(),
+        },
+        None => String::new(),
+    }
+}
+
+/// Where the model runs and how long the intact evaluation took.
+pub fn device_line(model: &LoadedModel) -> String {
+    format!(
+        "Running on {} · intact model classified {} images in {:.0} ms",
+        model.device_label, model.intact.n, model.eval_ms
+    )
+}
+
+/// The badge's class and text: says plainly whether this is the real ImageNet model.
+pub fn badge(model: &ModelInfo) -> (&'static str, String) {
+    match model.kind {
+        ModelKind::Official => (
+            "badge official",
+            "Official ImageNet AlexNet (torchvision)".to_string(),
+        ),
+        ModelKind::Demo => (
+            "badge demo",
+            "DEMO model: a small AlexNet trained on the sample images, not the ImageNet AlexNet"
+                .to_string(),
+        ),
+        ModelKind::Custom => ("badge custom", format!("Custom AlexNet: {}", model.name)),
+    }
+}
+
+/// An accuracy's interval and count, e.g. "95% CI 52.0%–71.0% · 62/100".
+pub fn interval(lo: f64, hi: f64, count: usize, of: usize) -> String {
+    format!("95% CI {}–{} · {count}/{of}", pct(lo), pct(hi))
+}
+
+/// A relative accuracy, e.g. "0.85 of intact (62.0%) · CI 0.70–0.98".
+pub fn relative(rel: f64, intact: f64, lo: f64, hi: f64) -> String {
+    format!(
+        "{} of intact ({}) · CI {}–{}",
+        ratio(rel),
+        pct(intact),
+        ratio(lo),
+        ratio(hi)
+    )
+}
+
+/// A class and its probability, e.g. "tench (93%)"; an empty top-5 is NaN logits.
+pub fn guess(top: Option<(usize, f32)>) -> String {
+    match top {
+        Some((c, p)) => format!("{} ({:.0}%)", crate::eval::labels::name(c), p * 100.0),
+        None => "no answer (NaN)".into(),
+    }
+}

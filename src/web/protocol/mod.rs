@@ -1,0 +1,160 @@
+//! The one thing the page and the worker share: the messages between them, typed both
+//! ways, and the few facts both sides need (chart positions, the clock, the fallback
+//! policy). Neither side imports the other; each imports this.
+//!
+//! Requests travel as JavaScript values (serde-wasm-bindgen: a picked file's bytes go as one
+//! `Uint8Array`); replies as postcard bytes, decoded in one pass (see [`codec`]). Every
+//! reply is an [`Envelope`] that names the engine generation it came from, so the page
+//! can drop what a replaced model computed.
+
+#[cfg(target_arch = "wasm32")]
+pub mod clock;
+#[cfg(target_arch = "wasm32")]
+pub mod codec;
+mod failure;
+
+use serde::{Deserialize, Serialize};
+
+use crate::eval::{Assessment, Report};
+use crate::model::{Layer, ModelInfo};
+use crate::perturb::{Kind, Settings};
+use crate::share::BackendChoice;
+
+pub use failure::{Failure, after_gpu_failure};
+
+/// Slider positions (percent of the slider's range) the per-layer charts are drawn at.
+pub const CHART_POSITIONS: [u32; 10] = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
+
+/// What the page asks of the worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Request {
+    /// Load the site's model (`model` from the link, else the default).
+    Load {
+        model: Option<String>,
+        backend: BackendChoice,
+        /// Evaluate this many of the images (spread evenly), or all.
+        images: Option<usize>,
+    },
+    /// Load weights the user picked (files written by `lesion weights install`).
+    LoadFiles(Vec<PickedFile>),
+    /// Start the loaded model again on the CPU, with the same weights and images (the
+    /// GPU failed; see [`after_gpu_failure`]).
+    MoveToCpu { notice: String },
+    /// Evaluate these settings (the newest wins). When idle, fill the per-layer charts,
+    /// one damage kind per layer (`kinds`), under the settings' seed.
+    Evaluate {
+        settings: Settings,
+        kinds: [Kind; 8],
+    },
+}
+
+/// A file the user dropped or picked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PickedFile {
+    pub name: String,
+    #[serde(with = "serde_bytes")]
+    pub bytes: Vec<u8>,
+}
+
+/// One stage of loading, for the progress bar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// What is happening, e.g. "Downloading weights".
+    pub title: String,
+    /// 0..=1, or None when the size is unknown.
+    pub fraction: Option<f64>,
+    pub detail: String,
+}
+
+impl Progress {
+    pub fn new(title: impl Into<String>, fraction: Option<f64>, detail: impl Into<String>) -> Self {
+        Self {
+            title: title.into(),
+            fraction,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// A model the worker has loaded and evaluated intact: what the page shows about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadedModel {
+    pub model: ModelInfo,
+    /// Where it runs, for people: e.g. "WebGPU (…)" or "CPU (WebAssembly, burn flex)".
+    pub device_label: String,
+    pub on_gpu: bool,
+    /// The sample images' file names and labels, in evaluation order.
+    pub files: Vec<String>,
+    pub labels: Vec<Option<usize>>,
+    pub intact: Report,
+    /// Time to classify every image with the intact model.
+    pub eval_ms: f64,
+    pub notices: Vec<String>,
+}
+
+/// Numbers for one setting: the engine's assessment and how long it took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub assessment: Assessment,
+    /// Wall time of the evaluation (0 when the result was remembered).
+    pub ms: f64,
+}
+
+impl Results {
+    pub fn settings(&self) -> &Settings {
+        &self.assessment.settings
+    }
+}
+
+/// One point of a layer's chart: relative top-1 with only `layer` damaged.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ChartPoint {
+    pub layer: Layer,
+    pub kind: Kind,
+    pub seed: u64,
+    /// Slider position, 0..=100 (one of [`CHART_POSITIONS`]).
+    pub position: u32,
+    pub top1_rel: f64,
+    pub agreement: f64,
+}
+
+/// What the worker tells the page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Reply {
+    /// The worker's WebAssembly could not start (sent by `public/worker.js`, which
+    /// writes these bytes itself: keep this the first variant; see [`codec`]).
+    StartFailed(String),
+    /// The worker runs and takes requests.
+    Ready,
+    Progress(Progress),
+    Loaded(Box<LoadedModel>),
+    /// Loading failed: the model on screen (if any) stays.
+    LoadFailed(Failure),
+    Results(Box<Results>),
+    Point(ChartPoint),
+    /// An evaluation failed; the model stays loaded.
+    EvalFailed(Failure),
+    /// Something the page should say.
+    Notice(String),
+    /// The worker hit an internal error and is gone.
+    Crashed(String),
+}
+
+/// A reply and the engine generation it belongs to: every engine the worker installs gets
+/// the next generation (from 1); replies that belong to no engine carry 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub generation: u64,
+    pub reply: Reply,
+}
+
+/// A reply's bytes on the wire (postcard).
+pub fn to_bytes(envelope: &Envelope) -> Result<Vec<u8>, Failure> {
+    postcard::to_allocvec(envelope)
+        .map_err(|e| Failure::Protocol(format!("cannot encode a reply: {e}")))
+}
+
+/// Reads a reply's bytes; anything else is a [`Failure::Protocol`].
+pub fn from_bytes(bytes: &[u8]) -> Result<Envelope, Failure> {
+    postcard::from_bytes(bytes).map_err(|e| Failure::Protocol(format!("cannot read a reply: {e}")))
+}

@@ -1,0 +1,279 @@
+//! Loading, in the worker: model index -> manifest -> weights (verified, cached) -> device
+//! -> sample images -> the intact evaluation; or weights from files the user picked. Every
+//! stage reports progress; every failure is a typed [`Failure`].
+
+use crate::LesionError;
+use crate::eval::spread;
+use crate::model::manifest::{self, Index, Manifest};
+use crate::model::{ModelInfo, ModelKind, Weights};
+use crate::share::BackendChoice;
+use crate::text::{is_plain_file_name, shorten};
+use crate::web::protocol::{Failure, Progress};
+
+use super::engine::Engine;
+use super::{device, fetch};
+
+/// The engine, ready, and what loading it had to say.
+pub struct Loaded {
+    pub engine: Engine,
+    pub notices: Vec<String>,
+}
+
+const WEIGHTS_DIR: &str = "weights";
+const SAMPLES_DIR: &str = "samples";
+
+fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// An engine error about a file, as the page is told: a failed check of size or sha256
+/// (`verification`), or a file that cannot be used.
+fn file_failure(error: LesionError, verification: bool) -> Failure {
+    let (file, message) = match error {
+        LesionError::Io { path, message }
+        | LesionError::Weights { path, message }
+        | LesionError::Samples { path, message } => (path, message),
+        LesionError::Model(message) => ("model".into(), message),
+    };
+    if verification {
+        Failure::Verification { file, message }
+    } else {
+        Failure::Invalid { file, message }
+    }
+}
+
+/// Runs the whole sequence. `requested_model` and `choice` come from the URL.
+pub async fn load(
+    requested_model: Option<String>,
+    choice: BackendChoice,
+    images: Option<usize>,
+    report: impl Fn(Progress),
+) -> Result<Loaded, Failure> {
+    let mut notices = Vec::new();
+    report(Progress::new("Finding the model", None, ""));
+    let (manifest, manifest_url) = find_manifest(requested_model, &mut notices).await?;
+    let dir = manifest_url
+        .rsplit_once('/')
+        .map(|(d, _)| d)
+        .unwrap_or(WEIGHTS_DIR);
+    let weights_url = format!("{dir}/{}", manifest.weights_file().path);
+    let weights = match cached_weights(&manifest, &weights_url, &report).await {
+        Some(weights) => {
+            notices.push(format!(
+                "Weights ({}) came from this browser's cache: nothing was downloaded.",
+                mb(manifest.weights_file().bytes)
+            ));
+            weights
+        }
+        None => download_weights(&manifest, &weights_url, &mut notices, &report).await?,
+    };
+    let largest = weights.largest_tensor_len() as u64 * 4;
+    let encoded = samples(&report, images).await?;
+    start(weights, largest, choice, encoded, notices, &report).await
+}
+
+/// The manifest of the model the link asks for (or the default, with a notice).
+async fn find_manifest(
+    requested: Option<String>,
+    notices: &mut Vec<String>,
+) -> Result<(Manifest, String), Failure> {
+    let index_url = format!("{WEIGHTS_DIR}/{}", manifest::INDEX_FILE);
+    let index_text = fetch::text(&index_url).await.map_err(|failure| match failure {
+        Failure::Network { url, message } => Failure::Network {
+            url,
+            message: format!(
+                "{message}. No installed weights were found: run `lesion weights install` before building the site."
+            ),
+        },
+        other => other,
+    })?;
+    let index = Index::parse(&index_text, &index_url).map_err(|e| file_failure(e, false))?;
+    let default = || {
+        index.find(&index.default).ok_or_else(|| Failure::Invalid {
+            file: index_url.clone(),
+            message: "the model index names no default model".into(),
+        })
+    };
+    let entry = match requested.as_deref() {
+        Some(name) => match index.find(name) {
+            Some(entry) => entry,
+            None => {
+                notices.push(format!(
+                    "The link asks for model \"{}\", which is not installed here; showing the default model instead.",
+                    shorten(name, 40)
+                ));
+                default()?
+            }
+        },
+        None => default()?,
+    };
+    let manifest_url = format!("{WEIGHTS_DIR}/{}", entry.manifest);
+    let manifest_text = fetch::text(&manifest_url).await?;
+    let manifest =
+        Manifest::parse(&manifest_text, &manifest_url).map_err(|e| file_failure(e, false))?;
+    Ok((manifest, manifest_url))
+}
+
+/// A verified copy from an earlier visit; one that no longer verifies is dropped.
+async fn cached_weights(
+    manifest: &Manifest,
+    url: &str,
+    report: &impl Fn(Progress),
+) -> Option<Weights> {
+    let sha256 = &manifest.weights_file().sha256;
+    let bytes = fetch::cached(url, sha256).await?;
+    let size = mb(bytes.len() as u64);
+    report(Progress::new(
+        "Verifying cached weights (sha256)",
+        None,
+        size,
+    ));
+    match manifest::load_verified(manifest, &bytes, url) {
+        Ok(weights) => Some(weights),
+        Err(_) => {
+            fetch::forget(url, sha256).await;
+            None
+        }
+    }
+}
+
+/// Downloads the weights, verifies them, and keeps them for the next visit.
+async fn download_weights(
+    manifest: &Manifest,
+    url: &str,
+    notices: &mut Vec<String>,
+    report: &impl Fn(Progress),
+) -> Result<Weights, Failure> {
+    let entry = manifest.weights_file();
+    let bytes = fetch::bytes(url, true, |got, total| {
+        let total = total.unwrap_or(entry.bytes);
+        let fraction = got as f64 / total.max(1) as f64;
+        let detail = format!("{} of {}", mb(got), mb(total));
+        report(Progress::new("Downloading weights", Some(fraction), detail))
+    })
+    .await?;
+    let size = mb(bytes.len() as u64);
+    report(Progress::new("Verifying weights (sha256)", None, size));
+    manifest::verify_file(entry, &bytes, url).map_err(|e| file_failure(e, true))?;
+    let weights = manifest::decode(&bytes, manifest.model.clone(), url)
+        .map_err(|e| file_failure(e, false))?;
+    if let Err(e) = fetch::store(url, &entry.sha256, &bytes).await {
+        notices.push(format!(
+            "The weights could not be kept for the next visit ({e})."
+        ));
+    }
+    Ok(weights)
+}
+
+/// Puts `weights` on a device (see `device::choose`; the CPU when the GPU cannot hold a
+/// layer of `largest` bytes) and classifies the sample images (`encoded`) once.
+pub async fn start(
+    weights: Weights,
+    largest: u64,
+    choice: BackendChoice,
+    encoded: Vec<(String, Vec<u8>)>,
+    mut notices: Vec<String>,
+    report: &impl Fn(Progress),
+) -> Result<Loaded, Failure> {
+    report(Progress::new("Starting the GPU", None, ""));
+    let mut chosen = device::choose(choice).await;
+    if chosen.placement.on_gpu && chosen.max_binding < largest {
+        chosen = device::cpu(format!(
+            "This GPU allows storage buffers of at most {} but the largest layer needs {}; running on the CPU instead.",
+            mb(chosen.max_binding),
+            mb(largest)
+        ));
+    }
+    notices.extend(chosen.notice);
+    let engine = Engine::start(weights, encoded, chosen.placement, |done, total| {
+        let fraction = done as f64 / total as f64;
+        let detail = format!("{done} of {total}");
+        report(Progress::new(
+            "Classifying the images",
+            Some(fraction),
+            detail,
+        ))
+    })
+    .await?;
+    Ok(Loaded { engine, notices })
+}
+
+/// The sample images listed in `samples.txt` (encoded; decoding is the engine's): all of
+/// them, or `images` of them spread evenly in file-name order.
+pub async fn samples(
+    report: &impl Fn(Progress),
+    images: Option<usize>,
+) -> Result<Vec<(String, Vec<u8>)>, Failure> {
+    const TITLE: &str = "Loading the sample images";
+    report(Progress::new(TITLE, None, ""));
+    let list = fetch::text("samples.txt").await?;
+    let mut all: Vec<&str> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    all.sort_unstable();
+    let names: Vec<&str> = spread(all.len(), images)
+        .into_iter()
+        .map(|i| all[i])
+        .collect();
+    let mut files = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        if !is_plain_file_name(name) {
+            return Err(Failure::Invalid {
+                file: "samples.txt".into(),
+                message: format!("lists an unexpected file name: {:?}", shorten(name, 80)),
+            });
+        }
+        let data = fetch::bytes(&format!("{SAMPLES_DIR}/{name}"), false, |_, _| {}).await?;
+        files.push((name.to_string(), data));
+        let detail = format!("{} of {}", i + 1, names.len());
+        report(Progress::new(
+            TITLE,
+            Some((i + 1) as f64 / names.len() as f64),
+            detail,
+        ));
+    }
+    Ok(files)
+}
+
+/// Weights from files the user picked: a `.safetensors` written by
+/// `lesion weights install` (verified against its `manifest.json` when that comes along),
+/// or a bare safetensors with torchvision's names. A `.pth` cannot be read here.
+pub fn weights_from_files(files: &[(String, Vec<u8>)]) -> Result<Weights, Failure> {
+    let find = |ext: &str| {
+        files
+            .iter()
+            .find(|(name, _)| name.to_ascii_lowercase().ends_with(ext))
+    };
+    let invalid = |name: &str, message: String| Failure::Invalid {
+        file: shorten(name, 80),
+        message,
+    };
+    let Some((name, bytes)) = find(".safetensors") else {
+        return Err(match files.first() {
+            Some((name, _)) if name.to_ascii_lowercase().ends_with(".pth") => invalid(name, format!(
+                "a PyTorch .pth file cannot be read in the browser. Convert it once with `lesion weights install --from {}` and pick the alexnet.safetensors (and manifest.json) it writes.",
+                shorten(name, 80)
+            )),
+            Some((name, _)) => invalid(name, "not a weights file lesion can read here (pick the .safetensors written by `lesion weights install`).".into()),
+            None => invalid("(nothing)", "no file was picked".into()),
+        });
+    };
+    let shown = shorten(name, 80);
+    let Some((manifest_name, text)) = find(".json") else {
+        let info = ModelInfo {
+            kind: ModelKind::Custom,
+            name: shown.clone(),
+            source: format!("{shown} (a file from this computer)"),
+        };
+        return manifest::decode(bytes, info, &shown).map_err(|e| file_failure(e, false));
+    };
+    let text =
+        std::str::from_utf8(text).map_err(|_| invalid(manifest_name, "not a text file".into()))?;
+    let manifest =
+        Manifest::parse(text, &shorten(manifest_name, 80)).map_err(|e| file_failure(e, false))?;
+    manifest::verify_file(manifest.weights_file(), bytes, &shown)
+        .map_err(|e| file_failure(e, true))?;
+    manifest::decode(bytes, manifest.model.clone(), &shown).map_err(|e| file_failure(e, false))
+}

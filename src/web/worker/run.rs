@@ -1,0 +1,279 @@
+//! The worker's event loop: requests in, replies out, one job at a time. Each engine it
+//! installs gets the next generation, and every reply names the generation it belongs to.
+
+use std::cell::RefCell;
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+use super::engine::Engine;
+use super::loader::{self, Loaded};
+use super::scheduler::{Job, Scheduler};
+use crate::eval::Purpose;
+use crate::share::BackendChoice;
+use crate::web::protocol::{ChartPoint, Envelope, Failure, PickedFile, Reply, Request, codec};
+
+#[derive(Default)]
+struct WorkerState {
+    /// The engine, when loaded and not lent to the running job.
+    engine: Option<Engine>,
+    /// A newly loaded engine, to replace the current one between jobs.
+    pending: Option<Engine>,
+    /// An engine whose GPU failed: unused until the page asks to move it to the CPU.
+    broken: Option<Engine>,
+    scheduler: Scheduler,
+    /// The generation of the newest installed engine (0: none yet).
+    generation: u64,
+    /// Bumped by every load request: only the newest load is installed.
+    load: u64,
+    running: bool,
+    /// The sample images as fetched, for weights picked later.
+    samples: Option<Vec<(String, Vec<u8>)>>,
+    backend: BackendChoice,
+}
+
+thread_local! {
+    static STATE: RefCell<WorkerState> = RefCell::new(WorkerState::default());
+}
+
+fn post_as(generation: u64, reply: Reply) {
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    let sent = codec::encode_reply(&Envelope { generation, reply }).and_then(|value| {
+        scope
+            .post_message(&value)
+            .map_err(|e| Failure::Protocol(format!("cannot send a reply: {e:?}")))
+    });
+    if let Err(failure) = sent {
+        // Say so in the page rather than only in the console.
+        let notice = Reply::Notice(format!("internal: {failure}"));
+        if let Ok(value) = codec::encode_reply(&Envelope {
+            generation,
+            reply: notice,
+        }) {
+            let _ = scope.post_message(&value);
+        }
+    }
+}
+
+/// Replies that belong to no engine in particular.
+fn post(reply: Reply) {
+    post_as(0, reply)
+}
+
+/// Starts listening for requests, then says so.
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        post(Reply::Crashed(info.to_string()));
+    }));
+    let onmessage =
+        Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| match codec::decode_request(
+            event.data(),
+        ) {
+            Ok(request) => handle(request),
+            Err(failure) => post(Reply::EvalFailed(failure)),
+        });
+    let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
+    scope.set_onmessage(Some(onmessage.as_ref().unchecked_ref()));
+    // The handler lives as long as the worker.
+    onmessage.forget();
+    post(Reply::Ready);
+}
+
+fn handle(request: Request) {
+    match request {
+        Request::Load {
+            model,
+            backend,
+            images,
+        } => {
+            let ticket = STATE.with_borrow_mut(|s| {
+                s.backend = backend;
+                s.load += 1;
+                s.load
+            });
+            wasm_bindgen_futures::spawn_local(async move {
+                let report = |p| post(Reply::Progress(p));
+                let loaded = loader::load(model, backend, images, report).await;
+                finish_load(ticket, loaded);
+            });
+        }
+        Request::LoadFiles(files) => {
+            let ticket = STATE.with_borrow_mut(|s| {
+                s.load += 1;
+                s.load
+            });
+            wasm_bindgen_futures::spawn_local(async move {
+                let loaded = load_files(files).await;
+                finish_load(ticket, loaded);
+            });
+        }
+        Request::MoveToCpu { notice } => move_to_cpu(notice),
+        Request::Evaluate { settings, kinds } => {
+            STATE.with_borrow_mut(|s| s.scheduler.want(settings, kinds));
+            kick();
+        }
+    }
+}
+
+/// Installs a finished load, unless a newer load was asked for meanwhile (the last one
+/// asked for wins, not the last to finish).
+fn finish_load(ticket: u64, loaded: Result<Loaded, Failure>) {
+    if STATE.with_borrow(|s| s.load != ticket) {
+        return;
+    }
+    match loaded {
+        Ok(loaded) => install(loaded),
+        Err(failure) => post(Reply::LoadFailed(failure)),
+    }
+}
+
+async fn load_files(files: Vec<PickedFile>) -> Result<Loaded, Failure> {
+    let files: Vec<(String, Vec<u8>)> = files.into_iter().map(|f| (f.name, f.bytes)).collect();
+    let weights = loader::weights_from_files(&files)?;
+    drop(files);
+    let (samples, backend) = STATE.with_borrow(|s| (s.samples.clone(), s.backend));
+    let samples = samples.ok_or_else(|| {
+        Failure::Engine("the sample images are not loaded yet; try again in a moment".into())
+    })?;
+    let notices = vec![format!(
+        "Loaded {} from your computer. Links from this page open the site's own model: your file stays in this browser.",
+        weights.info().name
+    )];
+    let report = |p| post(Reply::Progress(p));
+    let largest = weights.largest_tensor_len() as u64 * 4;
+    loader::start(weights, largest, backend, samples, notices, &report).await
+}
+
+/// Announces a loaded engine under a new generation and puts it to work (once the running
+/// job stops).
+fn install(loaded: Loaded) {
+    let generation = STATE.with_borrow_mut(|s| {
+        s.generation += 1;
+        s.samples = Some(loaded.engine.encoded().to_vec());
+        s.generation
+    });
+    post_as(
+        generation,
+        Reply::Loaded(Box::new(loaded.engine.describe(loaded.notices))),
+    );
+    STATE.with_borrow_mut(|s| {
+        s.pending = Some(loaded.engine);
+        s.scheduler.engine_replaced(generation);
+    });
+    kick();
+}
+
+fn kick() {
+    let start = STATE.with_borrow_mut(|s| {
+        let idle = !s.running && (s.engine.is_some() || s.pending.is_some());
+        s.running |= idle;
+        idle
+    });
+    if start {
+        wasm_bindgen_futures::spawn_local(work());
+    }
+}
+
+/// Works until nothing is wanted: the page's settings first, then chart points.
+async fn work() {
+    loop {
+        let next = STATE.with_borrow_mut(|s| {
+            if let Some(engine) = s.pending.take() {
+                s.engine = Some(engine);
+            }
+            let (job, ticket) = s.scheduler.next()?;
+            Some((job, ticket, s.engine.take()?))
+        });
+        let Some((job, ticket, mut engine)) = next else {
+            break;
+        };
+        let purpose = match job {
+            Job::Show(_) => Purpose::Show,
+            Job::Chart(_) => Purpose::Probe,
+        };
+        let still_wanted =
+            || STATE.with_borrow(|s| s.scheduler.is_current(ticket) && s.pending.is_none());
+        let outcome = engine
+            .evaluate(&job.settings(), purpose, still_wanted)
+            .await;
+        let publish = match outcome {
+            Ok(None) => false,
+            Ok(Some(_)) | Err(_) => STATE.with_borrow_mut(|s| s.scheduler.done(&job, ticket)),
+        };
+        let gpu_failed = matches!(outcome, Err(Failure::Gpu(_)));
+        STATE.with_borrow_mut(|s| {
+            // An engine replaced meanwhile is dropped here; a current one goes back, or
+            // aside when its GPU failed (the page then decides what happens).
+            if s.generation == ticket.generation {
+                if gpu_failed {
+                    s.broken = Some(engine);
+                } else {
+                    s.engine = Some(engine);
+                }
+            }
+        });
+        if publish {
+            reply_for(job, ticket.generation, outcome);
+        }
+    }
+    STATE.with_borrow_mut(|s| s.running = false);
+}
+
+/// Sends what a finished job found.
+fn reply_for(
+    job: Job,
+    generation: u64,
+    outcome: Result<Option<crate::web::protocol::Results>, Failure>,
+) {
+    let reply = match (job, outcome) {
+        (_, Ok(None)) => return,
+        (Job::Show(_), Ok(Some(results))) => Reply::Results(Box::new(results)),
+        (Job::Show(_), Err(failure)) => Reply::EvalFailed(failure),
+        (Job::Chart((layer, kind, seed, position)), Ok(Some(results))) => {
+            let comparison = &results.assessment.comparison;
+            Reply::Point(ChartPoint {
+                layer,
+                kind,
+                seed,
+                position,
+                top1_rel: comparison.top1_rel,
+                agreement: comparison.agreement,
+            })
+        }
+        // The GPU failing is news whatever it was computing.
+        (Job::Chart(_), Err(failure @ Failure::Gpu(_))) => Reply::EvalFailed(failure),
+        // Charts are extras: the point stays missing, and the page says why.
+        (Job::Chart(_), Err(failure)) => Reply::Notice(format!("A chart point failed: {failure}")),
+    };
+    post_as(generation, reply);
+}
+
+/// The page decided to leave the GPU (see `protocol::after_gpu_failure`): start the
+/// current model again on the CPU with the same weights and images.
+fn move_to_cpu(notice: String) {
+    let engine = STATE.with_borrow_mut(|s| {
+        s.backend = BackendChoice::Cpu;
+        s.load += 1;
+        let engine = s
+            .broken
+            .take()
+            .or_else(|| s.pending.take())
+            .or_else(|| s.engine.take());
+        engine.map(|e| (e, s.load))
+    });
+    let Some((engine, ticket)) = engine else {
+        return post(Reply::LoadFailed(Failure::Engine(
+            "there is no model to move to the CPU (it is still busy or was never loaded); reload the page".into(),
+        )));
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        let (weights, encoded) = engine.into_parts();
+        let largest = weights.largest_tensor_len() as u64 * 4;
+        let report = |p| post(Reply::Progress(p));
+        let cpu = BackendChoice::Cpu;
+        let loaded = loader::start(weights, largest, cpu, encoded, vec![notice], &report).await;
+        finish_load(ticket, loaded);
+    });
+}

@@ -1,0 +1,122 @@
+//! What the worker does next, as plain data: the page's newest settings first (older ones
+//! are dropped, and running work goes stale as soon as newer settings arrive), then, when
+//! idle, the points of the per-layer charts. No JavaScript here: tested natively.
+
+use std::collections::BTreeSet;
+
+use crate::model::Layer;
+use crate::perturb::{Damage, Kind, Settings};
+use crate::web::protocol::CHART_POSITIONS;
+
+/// One chart point: a layer, the damage kind, the seed, and the slider position.
+pub type ChartKey = (Layer, Kind, u64, u32);
+
+/// A unit of work.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Job {
+    /// The page's settings.
+    Show(Settings),
+    /// One chart point: only this layer damaged.
+    Chart(ChartKey),
+}
+
+impl Job {
+    /// The settings this job evaluates.
+    pub fn settings(&self) -> Settings {
+        match self {
+            Job::Show(settings) => settings.clone(),
+            Job::Chart((layer, kind, seed, position)) => {
+                let mut settings = Settings {
+                    seed: *seed,
+                    ..Settings::default()
+                };
+                if let Ok(damage) = Damage::new(*kind, kind.slider_amount(*position)) {
+                    settings.layers.insert(*layer, damage);
+                }
+                settings
+            }
+        }
+    }
+}
+
+/// When a job was handed out: it is stale once anything newer was asked for, and belongs
+/// to no one once its engine was replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    version: u64,
+    /// The engine generation the job runs on.
+    pub generation: u64,
+}
+
+/// The worker's to-do list.
+#[derive(Debug, Default)]
+pub struct Scheduler {
+    /// The settings the page wants and the kind to chart per layer.
+    wanted: Option<(Settings, [Kind; 8])>,
+    /// Bumped by everything that makes running work stale.
+    version: u64,
+    /// The generation of the engine in use (0 before the first).
+    generation: u64,
+    /// The settings whose results were sent last (for the current engine).
+    shown: Option<Settings>,
+    charted: BTreeSet<ChartKey>,
+}
+
+impl Scheduler {
+    /// The page wants `settings` now, and charts of `kinds`.
+    pub fn want(&mut self, settings: Settings, kinds: [Kind; 8]) {
+        self.wanted = Some((settings, kinds));
+        self.version += 1;
+    }
+
+    /// The engine of `generation` replaces the old one: nothing the old one computed
+    /// counts any more.
+    pub fn engine_replaced(&mut self, generation: u64) {
+        self.generation = generation;
+        self.shown = None;
+        self.charted.clear();
+        self.version += 1;
+    }
+
+    /// The next job: the wanted settings unless they are on screen, else the first chart
+    /// point still missing (fc8's first, as the dense layers are the quickest to re-run).
+    pub fn next(&self) -> Option<(Job, Ticket)> {
+        let (settings, kinds) = self.wanted.as_ref()?;
+        let ticket = Ticket {
+            version: self.version,
+            generation: self.generation,
+        };
+        if self.shown.as_ref() != Some(settings) {
+            return Some((Job::Show(settings.clone()), ticket));
+        }
+        Layer::ALL.iter().enumerate().rev().find_map(|(i, &layer)| {
+            CHART_POSITIONS
+                .iter()
+                .map(|&position| (layer, kinds[i], settings.seed, position))
+                .find(|key| !self.charted.contains(key))
+                .map(|key| (Job::Chart(key), ticket))
+        })
+    }
+
+    /// Whether work handed out with `ticket` is still wanted.
+    pub fn is_current(&self, ticket: Ticket) -> bool {
+        self.version == ticket.version && self.generation == ticket.generation
+    }
+
+    /// `job` finished (or failed: a failed job is not tried again until asked anew).
+    /// Returns whether its result should be sent: not when its engine was replaced
+    /// meanwhile. Results of older settings on the same engine are still sent (the page
+    /// shows them as superseded until the newest arrive).
+    pub fn done(&mut self, job: &Job, ticket: Ticket) -> bool {
+        if ticket.generation != self.generation {
+            return false;
+        }
+        match job {
+            Job::Show(settings) => self.shown = Some(settings.clone()),
+            Job::Chart(key) => {
+                self.charted.insert(*key);
+            }
+        }
+        true
+    }
+}

@@ -1,0 +1,557 @@
+//! The web front end's decisions, natively: the page's reducer (what each worker reply
+//! does), the worker's scheduler (which job next, staleness, latest wins), the chart's
+//! geometry, the page's words, and the protocol's bytes (including the JS shim's).
+
+use lesion::eval::{Assessment, LogitMatrix, Report};
+use lesion::model::{Layer, ModelInfo, ModelKind};
+use lesion::perturb::{Damage, Kind, PRESETS, Settings};
+use lesion::share::{self, BackendChoice};
+use lesion::web::page::reducer::{Effect, on_reply};
+use lesion::web::page::state::{Loading, PageState, Phase};
+use lesion::web::page::{chart, text};
+use lesion::web::protocol::{
+    self, CHART_POSITIONS, ChartPoint, Envelope, Failure, LoadedModel, Progress, Reply, Request,
+    Results,
+};
+use lesion::web::worker::scheduler::{Job, Scheduler};
+
+/// A report over 4 images of 3 classes: image i's logits favour class `tops[i]`.
+fn report(tops: [usize; 4]) -> Report {
+    let mut data = vec![0.0f32; 12];
+    for (i, top) in tops.iter().enumerate() {
+        data[i * 3 + top] = 5.0;
+    }
+    let labels = [Some(0), Some(1), Some(2), Some(0)];
+    Report::new(&LogitMatrix { classes: 3, data }, &labels)
+}
+
+fn model(on_gpu: bool) -> LoadedModel {
+    LoadedModel {
+        model: ModelInfo {
+            kind: ModelKind::Demo,
+            name: "demo".into(),
+            source: "test".into(),
+        },
+        device_label: if on_gpu {
+            "WebGPU (test)"
+        } else {
+            "CPU (test)"
+        }
+        .into(),
+        on_gpu,
+        files: (0..4).map(|i| format!("n0000000{i}_x.jpg")).collect(),
+        labels: vec![Some(0), Some(1), Some(2), Some(0)],
+        intact: report([0, 1, 2, 0]),
+        eval_ms: 12.0,
+        notices: vec!["loaded from the cache".into()],
+    }
+}
+
+fn results(settings: &Settings, tops: [usize; 4]) -> Results {
+    let intact = report([0, 1, 2, 0]);
+    Results {
+        assessment: Assessment::new(settings.clone(), report(tops), &intact, Some(Layer::Conv1)),
+        ms: 40.0,
+    }
+}
+
+fn envelope(generation: u64, reply: Reply) -> Envelope {
+    Envelope { generation, reply }
+}
+
+fn page(query: &str) -> PageState {
+    PageState::new(share::parse(query))
+}
+
+/// A page that has loaded a model in generation 1 and asked for its settings at t=100.
+fn ready(query: &str, on_gpu: bool) -> PageState {
+    let mut state = page(query);
+    on_reply(&mut state, envelope(0, Reply::Ready), 0.0);
+    let loaded = Reply::Loaded(Box::new(model(on_gpu)));
+    on_reply(&mut state, envelope(1, loaded), 100.0);
+    state
+}
+
+#[test]
+fn ready_worker_is_asked_for_the_links_model() {
+    let mut state = page("?model=demo&backend=cpu&images=20");
+    let effects = on_reply(&mut state, envelope(0, Reply::Ready), 0.0);
+    let load = Request::Load {
+        model: Some("demo".into()),
+        backend: BackendChoice::Cpu,
+        images: Some(20),
+    };
+    assert_eq!(effects, vec![Effect::Send(load)]);
+    assert!(matches!(state.phase, Phase::Loading(_)));
+}
+
+#[test]
+fn a_loaded_model_is_shown_and_its_settings_asked_for() {
+    let mut state = page("?seed=3&conv1=drop:0.5");
+    let effects = on_reply(
+        &mut state,
+        envelope(2, Reply::Loaded(Box::new(model(false)))),
+        50.0,
+    );
+    let settings = state.settings.clone();
+    assert_eq!(
+        settings.to_string(),
+        share::parse("?seed=3&conv1=drop:0.5").settings.to_string()
+    );
+    let Effect::Send(Request::Evaluate {
+        settings: asked,
+        kinds,
+    }) = &effects[0]
+    else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(asked, &settings);
+    assert_eq!(kinds[0], Kind::Drop);
+    assert!(state.is_ready() && state.computing);
+    assert_eq!(state.generation, 2);
+    assert_eq!(state.notices, vec!["loaded from the cache".to_string()]);
+}
+
+#[test]
+fn current_results_end_computing_and_record_the_latency() {
+    let mut state = ready("?conv1=drop:0.5", false);
+    let settings = state.settings.clone();
+    on_reply(
+        &mut state,
+        envelope(
+            1,
+            Reply::Results(Box::new(results(&settings, [0, 0, 2, 0]))),
+        ),
+        340.0,
+    );
+    assert!(!state.computing);
+    assert_eq!(state.latency, Some(240.0));
+    assert_eq!(
+        text::status(&state),
+        "Updated in 40 ms (re-ran conv1 to fc8)."
+    );
+}
+
+#[test]
+fn results_of_older_settings_are_shown_as_superseded() {
+    let mut state = ready("?conv1=drop:0.5", false);
+    let older = state.settings.clone();
+    state.set_layer(0, Kind::Drop, 60);
+    state.ask(200.0);
+    on_reply(
+        &mut state,
+        envelope(1, Reply::Results(Box::new(results(&older, [0, 0, 2, 0])))),
+        300.0,
+    );
+    assert!(
+        state.computing,
+        "numbers of older settings do not end computing"
+    );
+    assert_eq!(state.latency, None);
+    assert_eq!(text::status(&state), "Computing…");
+}
+
+#[test]
+fn replies_from_a_replaced_engine_are_dropped() {
+    // Issue: an evaluation still running on the old engine posted Results after Loaded,
+    // and the page showed them as the new model's.
+    let mut state = ready("", false);
+    let settings = state.settings.clone();
+    on_reply(
+        &mut state,
+        envelope(2, Reply::Loaded(Box::new(model(false)))),
+        400.0,
+    );
+    let stale = results(&settings, [1, 1, 1, 1]);
+    on_reply(
+        &mut state,
+        envelope(1, Reply::Results(Box::new(stale))),
+        500.0,
+    );
+    assert_eq!(state.results, None);
+    assert!(state.computing);
+    let point = ChartPoint {
+        layer: Layer::Fc8,
+        kind: Kind::Drop,
+        seed: 0,
+        position: 10,
+        top1_rel: 0.5,
+        agreement: 0.5,
+    };
+    on_reply(&mut state, envelope(1, Reply::Point(point)), 500.0);
+    on_reply(
+        &mut state,
+        envelope(1, Reply::EvalFailed(Failure::Engine("old".into()))),
+        500.0,
+    );
+    assert!(state.charts.is_empty() && state.failure.is_none());
+    on_reply(&mut state, envelope(2, Reply::Point(point)), 600.0);
+    assert_eq!(state.chart(7), vec![(10, 0.5)]);
+}
+
+#[test]
+fn progress_goes_to_the_loading_view_or_to_the_file_status() {
+    let mut state = page("");
+    let progress = Progress::new("Downloading weights", Some(0.5), "1 of 2 MB");
+    on_reply(
+        &mut state,
+        envelope(0, Reply::Progress(progress.clone())),
+        0.0,
+    );
+    assert_eq!(state.phase, Phase::Loading(progress.clone()));
+    let mut state = ready("", false);
+    on_reply(&mut state, envelope(0, Reply::Progress(progress)), 0.0);
+    assert!(state.is_ready());
+    assert_eq!(
+        state.file_status.as_deref(),
+        Some("Downloading weights 1 of 2 MB")
+    );
+}
+
+#[test]
+fn a_refused_file_leaves_the_model_and_a_failed_start_shows_the_error() {
+    let mut state = ready("", false);
+    state.loading = Some(Loading::Files);
+    let refused = Failure::Invalid {
+        file: "alexnet.pth".into(),
+        message: "a PyTorch .pth file cannot be read in the browser".into(),
+    };
+    on_reply(
+        &mut state,
+        envelope(0, Reply::LoadFailed(refused.clone())),
+        0.0,
+    );
+    assert!(state.is_ready());
+    assert!(state.file_status.as_deref().unwrap().contains(".pth"));
+
+    let mut state = page("");
+    let offline = Failure::Network {
+        url: "weights/index.json".into(),
+        message: "HTTP 404".into(),
+    };
+    on_reply(
+        &mut state,
+        envelope(0, Reply::LoadFailed(offline.clone())),
+        0.0,
+    );
+    assert_eq!(state.phase, Phase::Failed(offline.clone()));
+    assert_ne!(
+        offline.heading(),
+        refused.heading(),
+        "a network failure is not a bad file"
+    );
+}
+
+#[test]
+fn a_gpu_failure_moves_to_the_cpu_and_a_failed_move_is_shown() {
+    let mut state = ready("?conv2=drop:0.3", true);
+    let effects = on_reply(
+        &mut state,
+        envelope(1, Reply::EvalFailed(Failure::Gpu("device lost".into()))),
+        0.0,
+    );
+    let [Effect::Send(Request::MoveToCpu { notice })] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert!(
+        notice.contains("device lost") && notice.contains("CPU"),
+        "{notice}"
+    );
+    assert_eq!(state.backend, BackendChoice::Cpu);
+    assert!(matches!(state.phase, Phase::Loading(_)) && !state.computing);
+    // Issue: a hand-over that failed left "Computing…" on screen for ever.
+    let failed = Failure::Engine("out of memory".into());
+    on_reply(
+        &mut state,
+        envelope(0, Reply::LoadFailed(failed.clone())),
+        0.0,
+    );
+    assert_eq!(state.phase, Phase::Failed(failed));
+    // The settings survive for the retry.
+    assert_eq!(state.query(), "?v=1&seed=0&conv2=drop:0.3");
+}
+
+#[test]
+fn a_failure_on_the_cpu_is_shown_and_the_model_stays() {
+    let mut state = ready("", false);
+    let effects = on_reply(
+        &mut state,
+        envelope(1, Reply::EvalFailed(Failure::Engine("boom".into()))),
+        0.0,
+    );
+    assert!(effects.is_empty());
+    assert!(state.is_ready() && !state.computing);
+    assert_eq!(text::status(&state), "Evaluation failed: boom");
+}
+
+#[test]
+fn a_worker_that_dies_on_the_gpu_is_started_again_on_the_cpu() {
+    let mut state = ready("?fc6=prune:0.9", true);
+    let effects = on_reply(
+        &mut state,
+        envelope(0, Reply::Crashed("unreachable".into())),
+        0.0,
+    );
+    assert_eq!(effects, vec![Effect::Respawn]);
+    assert!(
+        state.notices.iter().any(|n| n.contains("moved to the CPU")),
+        "{:?}",
+        state.notices
+    );
+    let effects = on_reply(&mut state, envelope(0, Reply::Ready), 0.0);
+    let Effect::Send(Request::Load { backend, .. }) = &effects[0] else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(*backend, BackendChoice::Cpu);
+    assert_eq!(
+        state.settings.to_string(),
+        share::parse("?fc6=prune:0.9").settings.to_string()
+    );
+}
+
+#[test]
+fn a_worker_that_dies_on_the_cpu_or_cannot_start_is_an_error() {
+    let mut state = ready("?backend=cpu", false);
+    assert!(on_reply(&mut state, envelope(0, Reply::Crashed("panic".into())), 0.0).is_empty());
+    let Phase::Failed(failure) = &state.phase else {
+        panic!("{:?}", state.phase)
+    };
+    assert!(failure.to_string().contains("internal error: panic"));
+    let mut state = page("");
+    on_reply(
+        &mut state,
+        envelope(0, Reply::StartFailed("CompileError".into())),
+        0.0,
+    );
+    let Phase::Failed(failure) = &state.phase else {
+        panic!("{:?}", state.phase)
+    };
+    assert!(
+        failure
+            .to_string()
+            .contains("could not start: CompileError")
+    );
+}
+
+#[test]
+fn controls_change_the_settings_as_the_sliders_say() {
+    let mut state = page("?seed=5");
+    state.set_layer(0, Kind::Drop, 70);
+    assert_eq!(state.query(), "?v=1&seed=5&conv1=drop:0.7");
+    assert_eq!(state.position_of(Layer::Conv1), 70);
+    state.set_kind(0, Kind::Prune);
+    assert_eq!(state.query(), "?v=1&seed=5&conv1=prune:0.7");
+    state.set_layer(0, Kind::Prune, 0);
+    assert!(state.settings.layers.is_empty());
+    assert_eq!(
+        state.kind_of(0),
+        Kind::Prune,
+        "an intact layer keeps its chosen kind"
+    );
+    state.apply(&PRESETS[2]);
+    assert_eq!(
+        state.settings.layers.get(&Layer::Fc6),
+        Damage::new(Kind::Drop, 0.7).ok().as_ref()
+    );
+    assert_eq!(state.settings.seed, 5);
+    let before = state.settings.seed;
+    state.next_seed();
+    assert_ne!(state.settings.seed, before);
+    assert_eq!(
+        state.query_with_images(Some(20)),
+        format!("{}&images=20", state.query())
+    );
+}
+
+#[test]
+fn the_scheduler_shows_the_newest_settings_first_then_fills_the_charts() {
+    let mut scheduler = Scheduler::default();
+    assert_eq!(scheduler.next(), None);
+    scheduler.engine_replaced(1);
+    let kinds = [Kind::Drop; 8];
+    for seed in [1, 2, 3] {
+        let settings = Settings {
+            seed,
+            ..Settings::default()
+        };
+        scheduler.want(settings, kinds);
+    }
+    let (job, ticket) = scheduler.next().unwrap();
+    assert_eq!(
+        job,
+        Job::Show(Settings {
+            seed: 3,
+            ..Settings::default()
+        }),
+        "latest wins"
+    );
+    assert!(scheduler.done(&job, ticket));
+    let mut charted = Vec::new();
+    while let Some((job, ticket)) = scheduler.next() {
+        let Job::Chart(key) = job else {
+            panic!("{job:?}")
+        };
+        charted.push(key);
+        assert!(scheduler.done(&job, ticket));
+        assert!(charted.len() <= 80, "each point once");
+    }
+    assert_eq!(charted.len(), 8 * CHART_POSITIONS.len());
+    assert_eq!(
+        charted[0],
+        (Layer::Fc8, Kind::Drop, 3, 10),
+        "fc8 first, the quickest"
+    );
+    assert_eq!(charted[79], (Layer::Conv1, Kind::Drop, 3, 100));
+}
+
+#[test]
+fn newer_settings_make_running_work_stale() {
+    let mut scheduler = Scheduler::default();
+    scheduler.engine_replaced(1);
+    let first = Settings::default();
+    scheduler.want(first.clone(), [Kind::Drop; 8]);
+    let (job, ticket) = scheduler.next().unwrap();
+    assert!(scheduler.is_current(ticket));
+    let mut newer = Settings::default();
+    newer.set("fc7=noise:0.5").unwrap();
+    scheduler.want(newer.clone(), [Kind::Drop; 8]);
+    assert!(!scheduler.is_current(ticket), "the running job can stop");
+    // Finished anyway (same engine): sent as superseded, and the newest comes next.
+    assert!(scheduler.done(&job, ticket));
+    assert_eq!(scheduler.next().unwrap().0, Job::Show(newer));
+}
+
+#[test]
+fn work_of_a_replaced_engine_is_not_sent_and_everything_is_redone() {
+    let mut scheduler = Scheduler::default();
+    scheduler.engine_replaced(1);
+    scheduler.want(Settings::default(), [Kind::Units; 8]);
+    let (job, ticket) = scheduler.next().unwrap();
+    assert!(scheduler.done(&job, ticket));
+    let (chart_job, chart_ticket) = scheduler.next().unwrap();
+    scheduler.engine_replaced(2);
+    assert!(!scheduler.is_current(chart_ticket));
+    assert!(
+        !scheduler.done(&chart_job, chart_ticket),
+        "not sent: another model's point"
+    );
+    let (job, ticket) = scheduler.next().unwrap();
+    assert_eq!(
+        job,
+        Job::Show(Settings::default()),
+        "the new engine shows the settings"
+    );
+    assert_eq!(ticket.generation, 2);
+}
+
+#[test]
+fn a_chart_job_damages_only_its_layer() {
+    let job = Job::Chart((Layer::Conv3, Kind::Prune, 9, 70));
+    let settings = job.settings();
+    assert_eq!(settings.seed, 9);
+    assert_eq!(settings.layers.len(), 1);
+    let damage = settings.layers[&Layer::Conv3];
+    assert_eq!(damage.kind, Kind::Prune);
+    assert_eq!(damage.amount, Kind::Prune.slider_amount(70));
+}
+
+#[test]
+fn chart_geometry() {
+    assert_eq!((chart::x(0.0), chart::x(100.0)), (4.0, 104.0));
+    assert_eq!(chart::y(0.0), 44.0);
+    assert_eq!(chart::y(chart::MAX_REL), 4.0);
+    assert_eq!(chart::y(5.0), 4.0, "clamped");
+    let points = [(10, 0.9), (20, f64::NAN), (30, 0.0)];
+    assert_eq!(chart::polyline(&points), "4.0,7.6 14.0,11.3 34.0,44.0");
+    assert_eq!(chart::dots(&points).len(), 2);
+    assert_eq!(chart::values(&points[..1]), "10:0.9");
+    assert!(chart::label(Layer::Fc6, Kind::Drop, &[]).contains("not computed yet"));
+    assert!(chart::label(Layer::Fc6, Kind::Drop, &points[..1]).starts_with("fc6 alone, drop"));
+    let mark = chart::mark(Layer::Conv1, Kind::Drop).expect("the paper says something of conv1");
+    assert_eq!(mark.level[1], mark.level[3], "a level line");
+    assert!(
+        chart::mark(Layer::Conv1, Kind::Noise).is_none(),
+        "the paper removed weights"
+    );
+}
+
+#[test]
+fn the_pages_words() {
+    assert_eq!(text::pct(0.625), "62.5%");
+    assert_eq!(text::pct(f64::NAN), "–");
+    assert_eq!(text::ratio(0.8512), "0.85");
+    assert_eq!(
+        text::interval(0.5, 0.7, 60, 100),
+        "95% CI 50.0%–70.0% · 60/100"
+    );
+    assert!(text::badge(&model(false).model).1.starts_with("DEMO model"));
+    assert_eq!(text::guess(None), "no answer (NaN)");
+    assert!(
+        text::device_line(&model(true))
+            .starts_with("Running on WebGPU (test) · intact model classified 4 images")
+    );
+}
+
+#[test]
+fn replies_survive_the_wire_and_bad_bytes_are_a_protocol_failure() {
+    let settings = Settings {
+        seed: u64::MAX,
+        ..Settings::default()
+    };
+    for reply in [
+        Reply::Ready,
+        Reply::Loaded(Box::new(model(true))),
+        Reply::Results(Box::new(results(&settings, [0, 1, 1, 0]))),
+        Reply::LoadFailed(Failure::Verification {
+            file: "alexnet.safetensors".into(),
+            message: "sha256 differs".into(),
+        }),
+    ] {
+        let sent = envelope(7, reply);
+        let bytes = protocol::to_bytes(&sent).unwrap();
+        assert_eq!(protocol::from_bytes(&bytes).unwrap(), sent);
+    }
+    assert!(matches!(
+        protocol::from_bytes(&[0xFF, 0xFF]),
+        Err(Failure::Protocol(_))
+    ));
+}
+
+/// The shim in `public/worker.js` writes a start failure's bytes itself (the WebAssembly
+/// that would encode it did not start): they must be what the page decodes.
+#[test]
+fn the_js_shims_start_failure_is_the_protocols() {
+    let source =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/public/worker.js")).unwrap();
+    let start = source
+        .find("export function startFailed")
+        .expect("the shim's encoder");
+    let end = start + source[start..].find("\n}\n").expect("its end") + 2;
+    let function = source[start..end].replacen("export ", "", 1);
+    let texts = ["boom", "é→✓ CompileError", &"x".repeat(300)];
+    let script = format!(
+        "{function}\nfor (const t of {}) console.log(JSON.stringify(Array.from(startFailed(t))));",
+        serde_json::to_string(&texts).unwrap()
+    );
+    let out = std::process::Command::new("node")
+        .args(["-e", &script])
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), texts.len());
+    for (text, line) in texts.iter().zip(lines) {
+        let bytes: Vec<u8> = serde_json::from_str(&line).unwrap();
+        let expected = envelope(0, Reply::StartFailed(text.to_string()));
+        assert_eq!(bytes, protocol::to_bytes(&expected).unwrap(), "{text}");
+        assert_eq!(protocol::from_bytes(&bytes).unwrap(), expected);
+    }
+}
