@@ -67,9 +67,8 @@ pub async fn load(
         }
         None => download_weights(&manifest, &weights_url, &mut notices, &report).await?,
     };
-    let largest = weights.largest_tensor_len() as u64 * 4;
     let encoded = samples(&report, images).await?;
-    start(weights, largest, choice, encoded, notices, &report).await
+    start(weights, choice, encoded, notices, &report).await
 }
 
 /// The manifest of the model the link asks for (or the default, with a notice).
@@ -166,10 +165,9 @@ async fn download_weights(
 }
 
 /// Puts `weights` on a device (see `device::choose`; the CPU when the GPU cannot hold a
-/// layer of `largest` bytes) and classifies the sample images (`encoded`) once.
+/// layer of `weights` in f32) and classifies the sample images (`encoded`) once.
 pub async fn start(
     weights: Weights,
-    largest: u64,
     choice: BackendChoice,
     encoded: Vec<(String, Vec<u8>)>,
     mut notices: Vec<String>,
@@ -177,6 +175,7 @@ pub async fn start(
 ) -> Result<Loaded, Failure> {
     report(Progress::new("Starting the GPU", None, ""));
     let mut chosen = device::choose(choice).await;
+    let largest = weights.largest_tensor_len() as u64 * 4;
     if chosen.placement.on_gpu && chosen.max_binding < largest {
         chosen = device::cpu(format!(
             "This GPU allows storage buffers of at most {} but the largest layer needs {}; running on the CPU instead.",

@@ -142,8 +142,7 @@ async fn load_files(files: Vec<PickedFile>) -> Result<Loaded, Failure> {
         weights.info().name
     )];
     let report = |p| post(Reply::Progress(p));
-    let largest = weights.largest_tensor_len() as u64 * 4;
-    loader::start(weights, largest, backend, samples, notices, &report).await
+    loader::start(weights, backend, samples, notices, &report).await
 }
 
 /// Announces a loaded engine under a new generation and puts it to work (once the running
@@ -270,10 +269,9 @@ fn move_to_cpu(notice: String) {
     };
     wasm_bindgen_futures::spawn_local(async move {
         let (weights, encoded) = engine.into_parts();
-        let largest = weights.largest_tensor_len() as u64 * 4;
         let report = |p| post(Reply::Progress(p));
         let cpu = BackendChoice::Cpu;
-        let loaded = loader::start(weights, largest, cpu, encoded, vec![notice], &report).await;
+        let loaded = loader::start(weights, cpu, encoded, vec![notice], &report).await;
         finish_load(ticket, loaded);
     });
 }
