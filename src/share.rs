@@ -5,6 +5,7 @@
 //! mangled link still opens a working page that says what it left out.
 
 use serde::{Deserialize, Serialize};
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use crate::model::Layer;
 use crate::model::name::is_valid_model_name;
@@ -56,13 +57,37 @@ pub struct Link {
     pub ignored: Vec<String>,
 }
 
-/// Shortened for display: at most 40 characters, control characters replaced.
-fn shown(text: &str) -> String {
-    let plain: String = text
+/// The most characters of a notice (the page shows each on one line).
+pub const MAX_NOTICE_CHARS: usize = 160;
+
+/// Whether `c` is invisible or changes how text around it is shown: controls, bidi and
+/// other formatting characters, line and paragraph separators, private-use, surrogate and
+/// unassigned code points.
+pub fn is_hidden(c: char) -> bool {
+    matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+            | GeneralCategory::PrivateUse
+            | GeneralCategory::Surrogate
+            | GeneralCategory::Unassigned
+    )
+}
+
+/// `text` with every hidden character replaced by U+FFFD, shortened to `max` characters.
+fn plain(text: &str, max: usize) -> String {
+    let visible: String = text
         .chars()
-        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .map(|c| if is_hidden(c) { '\u{FFFD}' } else { c })
         .collect();
-    shorten(&plain, 40)
+    shorten(&visible, max)
+}
+
+/// A part of the link quoted in a notice: at most 40 characters, hidden ones replaced.
+fn shown(text: &str) -> String {
+    plain(text, 40)
 }
 
 /// Reads a query string (with or without the leading `?`).
@@ -137,7 +162,11 @@ pub fn parse(query: &str) -> Link {
         ignored.truncate(MAX_NOTICES);
         ignored.push(format!("… and {more} more parts of the link"));
     }
-    link.ignored = ignored;
+    // Notices quote the link, and errors may quote it too: each is made plain and short.
+    link.ignored = ignored
+        .iter()
+        .map(|notice| plain(notice, MAX_NOTICE_CHARS))
+        .collect();
     link
 }
 
@@ -146,7 +175,8 @@ pub fn parse(query: &str) -> Link {
 pub fn to_query(settings: &Settings, page: &Page) -> String {
     let mut out = form_urlencoded::Serializer::new(String::new());
     out.append_pair("v", VERSION);
-    if !settings.layers.is_empty() {
+    // The seed is kept even with every layer intact: it is what the next slider move uses.
+    if !settings.layers.is_empty() || settings.seed != 0 {
         out.append_pair("seed", &settings.seed.to_string());
     }
     for (layer, damage) in &settings.layers {

@@ -109,3 +109,185 @@ fn an_image_subset_is_spread_evenly_over_the_samples() {
     assert_eq!(spread(8, Some(20)), (0..8).collect::<Vec<_>>());
     assert_eq!(spread(100, None).len(), 100);
 }
+
+/// Characters a notice must never carry: controls, and invisible or bidi formatting
+/// characters that could reorder or hide what the page shows (checked by category here,
+/// independently of the code under test).
+fn is_hidden(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+            | GeneralCategory::PrivateUse
+            | GeneralCategory::Surrogate
+            | GeneralCategory::Unassigned
+    )
+}
+
+fn assert_plain_notices(query: &str, link: &Link) {
+    for notice in &link.ignored {
+        assert!(
+            notice.chars().count() < 200,
+            "{query:?}: notice of {} characters: {notice}",
+            notice.chars().count()
+        );
+        assert!(
+            !notice.chars().any(is_hidden),
+            "{query:?}: notice carries a hidden character: {notice:?}"
+        );
+    }
+}
+
+#[test]
+fn a_huge_amount_gives_a_short_notice() {
+    for query in ["conv1=drop:1e308", "fc6=noise:1e300", "conv2=prune:-1e307"] {
+        let link = share::parse(query);
+        assert_eq!(link.ignored.len(), 1, "{query}: {:?}", link.ignored);
+        assert_plain_notices(query, &link);
+    }
+}
+
+#[test]
+fn bidi_and_invisible_characters_never_reach_a_notice() {
+    for query in [
+        "model=%E2%80%AEgnp.exe",        // U+202E right-to-left override
+        "%E2%81%A6conv9=drop:0.5",       // U+2066 left-to-right isolate
+        "seed=1%E2%80%8B2",              // U+200B zero-width space
+        "backend=%EF%BB%BFcpu%E2%80%8F", // U+FEFF, U+200F
+        "conv1=drop:0.%E2%80%A85",       // U+2028 line separator
+    ] {
+        let link = share::parse(query);
+        assert!(!link.ignored.is_empty(), "{query}");
+        assert_plain_notices(query, &link);
+    }
+}
+
+#[test]
+fn the_seed_stays_in_the_link_when_no_layer_is_damaged() {
+    let link = share::parse("?v=1&seed=7");
+    assert_eq!(link.settings.seed, 7);
+    let query = share::to_query(&link.settings, &link.page);
+    assert_eq!(query, "?v=1&seed=7");
+    assert_eq!(share::parse(&query).settings, link.settings);
+}
+
+mod fuzz {
+    //! Generated and mutated links: parsing is total, a parsed link written back reads the
+    //! same, and every notice is short and plain.
+    use super::assert_plain_notices;
+    use lesion::model::Layer;
+    use lesion::perturb::Kind;
+    use lesion::share::{self, BackendChoice, Page};
+    use proptest::prelude::*;
+
+    /// Links as the page writes them: any seed, any layers at any amount in range.
+    fn written_link() -> impl Strategy<Value = String> {
+        let damage = (0..Kind::ALL.len(), 0.0..=1.0f64)
+            .prop_map(|(k, f)| (Kind::ALL[k], f * Kind::ALL[k].max_amount()));
+        let layers = prop::collection::btree_map(0..Layer::ALL.len(), damage, 0..=8);
+        let page = (
+            prop::option::of("[a-z0-9_-]{1,12}"),
+            0..3usize,
+            prop::option::of(10..5000usize),
+        )
+            .prop_map(|(model, backend, images)| Page {
+                model,
+                backend: [BackendChoice::Auto, BackendChoice::Cpu, BackendChoice::Gpu][backend],
+                images,
+            });
+        (any::<u64>(), layers, page).prop_map(|(seed, layers, page)| {
+            let mut settings = lesion::perturb::Settings {
+                seed,
+                ..Default::default()
+            };
+            for (layer, (kind, amount)) in layers {
+                let text = format!("{}={}:{amount}", Layer::ALL[layer].name(), kind.name());
+                settings.set(&text).unwrap();
+            }
+            share::to_query(&settings, &page)
+        })
+    }
+
+    /// Characters links are made of, plus escapes, bidi controls and other Unicode.
+    fn link_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            4 => prop::sample::select("=&:%.+-eE0123456789abcdefgnoprsuvx ?#;".chars().collect::<Vec<_>>()),
+            1 => prop::sample::select(vec!['\u{202E}', '\u{2066}', '\u{200B}', '\u{FEFF}', '\u{0}', '\n', 'é', '\u{10FFFF}']),
+            1 => any::<char>(),
+        ]
+    }
+
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Insert(usize, char),
+        Delete(usize, usize),
+        Replace(usize, char),
+        Duplicate(usize, usize),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            (any::<usize>(), link_char()).prop_map(|(at, c)| Edit::Insert(at, c)),
+            (any::<usize>(), 1..8usize).prop_map(|(at, n)| Edit::Delete(at, n)),
+            (any::<usize>(), link_char()).prop_map(|(at, c)| Edit::Replace(at, c)),
+            (any::<usize>(), 1..30usize).prop_map(|(at, n)| Edit::Duplicate(at, n)),
+        ]
+    }
+
+    fn mutate(link: &str, edits: &[Edit]) -> String {
+        let mut chars: Vec<char> = link.chars().collect();
+        for edit in edits {
+            let len = chars.len().max(1);
+            match *edit {
+                Edit::Insert(at, c) => chars.insert(at % (chars.len() + 1), c),
+                Edit::Delete(at, n) => {
+                    let at = at % len;
+                    chars.drain(at.min(chars.len())..(at + n).min(chars.len()));
+                }
+                Edit::Replace(at, c) => {
+                    if !chars.is_empty() {
+                        chars[at % len] = c;
+                    }
+                }
+                Edit::Duplicate(at, n) => {
+                    let at = at % len;
+                    let piece: Vec<char> = chars.iter().skip(at).take(n).copied().collect();
+                    chars.splice(at..at, piece);
+                }
+            }
+        }
+        chars.into_iter().collect()
+    }
+
+    fn any_link() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => (written_link(), prop::collection::vec(edit(), 1..6))
+                .prop_map(|(link, edits)| mutate(&link, &edits)),
+            1 => written_link(),
+            1 => prop::collection::vec(link_char(), 0..80).prop_map(String::from_iter),
+            1 => any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 100_000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn any_link_parses_writes_back_and_reads_the_same(query in any_link()) {
+            let first = share::parse(&query);
+            assert_plain_notices(&query, &first);
+            let written = share::to_query(&first.settings, &first.page);
+            let second = share::parse(&written);
+            prop_assert_eq!(&second.settings, &first.settings, "{:?} -> {}", query, written);
+            prop_assert_eq!(&second.page, &first.page, "{:?} -> {}", query, written);
+            prop_assert!(second.ignored.is_empty(), "{:?} -> {}: {:?}", query, written, second.ignored);
+        }
+    }
+}

@@ -118,7 +118,7 @@ pub enum SettingsError {
     Kind(String),
     #[error("amount `{0}` is not a number")]
     NotANumber(String),
-    #[error("amount {amount} is out of range for {kind} (0 to {max})")]
+    #[error("amount {} is out of range for {kind} (0 to {max})", compact(*.amount))]
     Range {
         kind: &'static str,
         amount: f64,
@@ -126,6 +126,16 @@ pub enum SettingsError {
     },
     #[error("seed `{0}` is not a whole number from 0 to 18446744073709551615")]
     Seed(String),
+}
+
+/// `x` in at most about a dozen characters: plain when it reads well, else `1e308` form
+/// (`Display` writes 1e308 as 309 digits).
+fn compact(x: f64) -> String {
+    if x != 0.0 && !(1e-4..1e6).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
 }
 
 /// One layer's damage.
