@@ -148,11 +148,10 @@ pub fn parse(query: &str) -> Link {
                 )),
             },
             _ => match key.parse::<Layer>() {
-                Ok(layer) => {
-                    if let Err(e) = link.settings.set(&format!("{}={value}", layer.name())) {
-                        ignored.push(format!("{}: {e}; left intact", layer.name()));
-                    }
-                }
+                Ok(layer) => match link.settings.set(&format!("{}={value}", layer.name())) {
+                    Ok(()) => ignored.extend(cap_at_slider(&mut link.settings, layer)),
+                    Err(e) => ignored.push(format!("{}: {e}; left intact", layer.name())),
+                },
                 Err(_) => ignored.push(format!("unknown key `{}`", shown(&key))),
             },
         }
@@ -168,6 +167,24 @@ pub fn parse(query: &str) -> Link {
         .map(|notice| plain(notice, MAX_NOTICE_CHARS))
         .collect();
     link
+}
+
+/// Brings `layer`'s amount down to the end of its slider, saying so. A link can ask for
+/// more than the page offers (`bitflip:1` on every layer is about 10^9 random draws, tens
+/// of seconds in which no slider move is honoured); the page runs what its sliders show.
+fn cap_at_slider(settings: &mut Settings, layer: Layer) -> Option<String> {
+    let damage = settings.layers.get_mut(&layer)?;
+    let max = damage.kind.slider_max();
+    if damage.amount <= max {
+        return None;
+    }
+    let asked = damage.kind.describe_amount(damage.amount);
+    damage.amount = max;
+    Some(format!(
+        "{}: {asked} is beyond the page's slider; using its end, {}",
+        layer.name(),
+        damage.kind.describe_amount(max)
+    ))
 }
 
 /// The query string for `settings` (and the page keys that differ from the defaults),

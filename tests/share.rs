@@ -291,3 +291,26 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn a_link_is_capped_at_what_the_sliders_offer() {
+    // bitflip:1 on every layer is about 10^9 draws: the page would freeze for many seconds.
+    let every: Vec<String> = lesion::model::Layer::ALL
+        .iter()
+        .map(|l| format!("{}=bitflip:1", l.name()))
+        .collect();
+    let link = share::parse(&every.join("&"));
+    for (layer, damage) in &link.settings.layers {
+        assert_eq!(damage.amount, 0.01, "{layer:?}");
+    }
+    assert_eq!(link.settings.layers.len(), 8);
+    assert!(!link.ignored.is_empty());
+    assert!(link.ignored[0].contains("conv1"), "{:?}", link.ignored);
+    assert_plain_notices("every layer", &link);
+    let noise = share::parse("fc6=noise:5");
+    assert_eq!(noise.settings.layers.values().next().unwrap().amount, 2.0);
+    assert_eq!(noise.ignored.len(), 1, "{:?}", noise.ignored);
+    // Within the sliders nothing changes and nothing is said.
+    let fine = share::parse("fc6=noise:2&conv1=bitflip:0.01&conv2=drop:1");
+    assert!(fine.ignored.is_empty(), "{:?}", fine.ignored);
+}
