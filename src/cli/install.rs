@@ -1,5 +1,8 @@
 //! `lesion weights install`: fetch (or take) torchvision weights, verify them, and convert
-//! them to the web format the page and `lesion eval` read.
+//! them to the web format the page and `lesion eval` read. Files are written through
+//! temporary files of unique names and renamed into place; `index.json` is changed under
+//! a lock and never replaced when it cannot be read, and an install keeps the default
+//! model unless it is the official one or `--default` is given.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -38,93 +41,108 @@ pub struct InstallArgs {
     /// Install the demo model without trying to download the official weights.
     #[arg(long, conflicts_with = "from")]
     demo: bool,
-    /// Make this model the one the page opens with (always so for the official/demo install).
+    /// Make this model the one the page opens with (always so for the official weights, and
+    /// for any model when there is no default yet).
     #[arg(long)]
     default: bool,
 }
 
-/// The `.pth` to install, what it is, its sha256, and whether it becomes the default.
-fn choose_source(args: &InstallArgs) -> anyhow::Result<(PathBuf, ModelInfo, String, bool)> {
-    Ok(match &args.from {
-        Some(path) => {
-            let sha = source::file_sha256(path)?;
-            let info = source::pth_info(path, &sha, args.name.as_deref());
-            (path.clone(), info, sha, args.default)
+/// The `.pth` to install and whether it is the demo model: the file given, the official
+/// weights, or (when they cannot be had, or with `--demo`) the demo model.
+fn choose_source(args: &InstallArgs) -> (PathBuf, bool) {
+    if let Some(path) = &args.from {
+        return (path.clone(), false);
+    }
+    if !args.demo {
+        match official_pth(args) {
+            Ok(path) => return (path, false),
+            Err(reason) => println!(
+                "lesion: the official AlexNet weights are not available ({reason:#}); installing the DEMO model from {} instead",
+                args.demo_from.display()
+            ),
         }
-        None => {
-            let official = if args.demo {
-                None
-            } else {
-                match official_pth(args) {
-                    Ok(path) => Some(path),
-                    Err(reason) => {
-                        println!(
-                            "lesion: the official AlexNet weights are not available ({reason:#}); installing the DEMO model from {} instead",
-                            args.demo_from.display()
-                        );
-                        None
-                    }
-                }
-            };
-            match official {
-                Some(path) => {
-                    let sha = source::file_sha256(&path)?;
-                    let info = source::pth_info(&path, &sha, args.name.as_deref());
-                    (path, info, sha, true)
-                }
-                None => {
-                    let sha = source::file_sha256(&args.demo_from).context(
-                        "the demo model is missing: run from a checkout with ../shared beside it, or pass --from FILE.pth",
-                    )?;
-                    let info = ModelInfo {
-                        kind: ModelKind::Demo,
-                        name: args.name.clone().unwrap_or_else(|| "demo".into()),
-                        source: args
-                            .demo_from
-                            .file_name()
-                            .map(|s| s.to_string_lossy().into_owned())
-                            .unwrap_or_default(),
-                    };
-                    (args.demo_from.clone(), info, sha, true)
-                }
-            }
+    }
+    (args.demo_from.clone(), true)
+}
+
+/// Reads the `.pth` at `path` (sha256 `sha`) and says what it is: the demo model, or what
+/// its content shows ([`source::identify`]).
+fn read_source(args: &InstallArgs, path: &Path, sha: &str, demo: bool) -> anyhow::Result<Weights> {
+    let name = args.name.as_deref();
+    let weights = pth::read_pth(path, source::file_info(path, name))?;
+    let info = if demo {
+        ModelInfo {
+            kind: ModelKind::Demo,
+            name: name.unwrap_or("demo").into(),
+            source: source::file_info(path, None).source,
         }
-    })
+    } else {
+        source::identify(path, sha, name, &weights)
+    };
+    Ok(weights.with_info(info))
 }
 
 pub fn run(args: InstallArgs) -> anyhow::Result<()> {
-    let (pth_path, info, sha, make_default) = choose_source(&args)?;
+    // A corrupt index is refused before anything is written.
+    read_index(&args.dir.join(manifest::INDEX_FILE))?;
+    let (pth_path, demo) = choose_source(&args);
+    let sha = source::file_sha256(&pth_path).with_context(|| {
+        if demo {
+            "the demo model is missing: run from a checkout with ../shared beside it, or pass --from FILE.pth"
+        } else {
+            "cannot read the weights to install"
+        }
+    })?;
+    let weights = read_source(&args, &pth_path, &sha, demo)?;
+    let info = weights.info().clone();
     validate_name(&info.name)?;
+    // The official weights open the page; others only when asked (or when nothing else can).
+    let make_default = args.default || (info.kind == ModelKind::Official && args.from.is_none());
     let target = args.dir.join(&info.name);
     let manifest_path = target.join(manifest::MANIFEST_FILE);
-    if let Ok(existing) = source::open_manifest(&manifest_path) {
-        let text = std::fs::read_to_string(&manifest_path)?;
-        let m = Manifest::parse(&text, "")?;
-        if m.source_sha256.as_deref() == Some(sha.as_str()) && existing.info() == &info {
-            update_index(&args.dir, &m, make_default)?;
-            println!(
-                "lesion: {} is already installed in {}",
-                info.describe(),
-                target.display()
-            );
-            return Ok(());
-        }
+    if let Some(installed) = installed(&manifest_path, &sha, &info) {
+        let default = update_index(&args.dir, &installed, make_default)?;
+        println!(
+            "lesion: {} is already installed in {}{}",
+            info.describe(),
+            target.display(),
+            default_note(&info.name, &default)
+        );
+        return Ok(());
     }
-    let weights: Weights = pth::read_pth(&pth_path, info)?;
     let (manifest, bytes) = manifest::encode(&weights, Some(sha));
     std::fs::create_dir_all(&target)
         .with_context(|| format!("{}: cannot create", target.display()))?;
     write_atomic(&target.join(manifest::WEIGHTS_FILE), &bytes)?;
     write_atomic(&manifest_path, manifest.to_json().as_bytes())?;
-    update_index(&args.dir, &manifest, make_default)?;
+    let default = update_index(&args.dir, &manifest, make_default)?;
     println!(
-        "lesion: installed {} ({} parameters, {:.1} MB f16) in {}",
+        "lesion: installed {} ({} parameters, {:.1} MB f16) in {}{}",
         manifest.model.describe(),
         manifest.parameters,
         bytes.len() as f64 / 1e6,
-        target.display()
+        target.display(),
+        default_note(&info.name, &default)
     );
     Ok(())
+}
+
+/// The manifest of `info`'s model when it is installed intact at `manifest_path`, from
+/// the source with sha256 `sha`.
+fn installed(manifest_path: &Path, sha: &str, info: &ModelInfo) -> Option<Manifest> {
+    source::open_manifest(manifest_path).ok()?;
+    let text = std::fs::read_to_string(manifest_path).ok()?;
+    let manifest = Manifest::parse(&text, "").ok()?;
+    (manifest.source_sha256.as_deref() == Some(sha) && &manifest.model == info).then_some(manifest)
+}
+
+/// Which model the page opens with, after installing `name`.
+fn default_note(name: &str, default: &str) -> String {
+    if name == default {
+        "; the page opens with it (the default)".into()
+    } else {
+        format!("; `{default}` stays the default (give --default to open the page with `{name}`)")
+    }
 }
 
 /// Names become folder names and URL values: see [`name`] for the rule.
@@ -182,10 +200,9 @@ fn download(url: &str, dest: &Path) -> anyhow::Result<()> {
         .expect("valid template"),
     );
     bar.set_message(format!("downloading {OFFICIAL_FILE}"));
-    let partial = dest.with_extension("part");
-    let file = std::fs::File::create(&partial)
-        .with_context(|| format!("{}: cannot create", partial.display()))?;
-    let mut out = Sha256Writer::new(file);
+    // Removed unless the download is complete and verified.
+    let partial = temp_beside(dest)?;
+    let mut out = Sha256Writer::new(partial);
     let mut reader = response.into_body().into_reader();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -195,36 +212,86 @@ fn download(url: &str, dest: &Path) -> anyhow::Result<()> {
         if n == 0 {
             break;
         }
-        out.write_all(&buf[..n])?;
+        out.write_all(&buf[..n])
+            .with_context(|| format!("{}: cannot write", dest.display()))?;
         bar.inc(n as u64);
     }
     bar.finish_and_clear();
-    let (_, sha) = out.finish();
+    let (partial, sha) = out.finish();
     if !sha.starts_with(OFFICIAL_SHA256_PREFIX) {
-        let _ = std::fs::remove_file(&partial);
         anyhow::bail!(
             "{url}: sha256 {sha} does not start with {OFFICIAL_SHA256_PREFIX}; the download is corrupt"
         );
     }
-    std::fs::rename(&partial, dest)?;
+    partial
+        .persist(dest)
+        .map_err(|e| e.error)
+        .with_context(|| format!("{}: cannot write", dest.display()))?;
     Ok(())
 }
 
-/// Writes through a temporary file and a rename, so a failure never leaves half a file.
+/// Writes through a temporary file of a unique name beside `path` and a rename, so a
+/// failure never leaves half a file and two installs at once never share one.
 fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("{}: cannot write", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot write", path.display()))?;
+    let mut tmp = temp_beside(path)?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("{}: cannot write", tmp.path().display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("{}: cannot write", path.display()))?;
     Ok(())
 }
 
-/// Records the model in `index.json`, the list the page reads.
-fn update_index(dir: &Path, manifest: &Manifest, make_default: bool) -> anyhow::Result<()> {
-    let path = dir.join(manifest::INDEX_FILE);
-    let mut index = match std::fs::read_to_string(&path) {
-        Ok(text) => Index::parse(&text, &path.display().to_string()).unwrap_or_default(),
-        Err(_) => Index::default(),
+/// A new temporary file in `path`'s folder (`.<name>.<random>.tmp`), removed unless
+/// persisted, readable as widely as a file written plainly there (mode 0666 less the umask).
+fn temp_beside(path: &Path) -> anyhow::Result<tempfile::NamedTempFile> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
     };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder
+        .tempfile_in(dir)
+        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))
+}
+
+/// The index at `path`; an empty one when there is none yet. A file that is not an index
+/// is an error that leaves it as it is: it lists models that would otherwise be lost.
+fn read_index(path: &Path) -> anyhow::Result<Index> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Index::parse(&text, &path.display().to_string()).map_err(|e| {
+            anyhow::anyhow!(
+                "{e}; it is left as it is: repair it, or move it away and run `lesion weights install` again for each model it listed (installing writes a new one)"
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Index::default()),
+        Err(e) => Err(e).with_context(|| format!("{}: cannot read", path.display())),
+    }
+}
+
+/// Records the model in `index.json`, the list the page reads, and returns the default.
+/// The index is read, changed and replaced under a lock (`.index.lock` beside it), so
+/// installs at the same time each add their model.
+fn update_index(dir: &Path, manifest: &Manifest, make_default: bool) -> anyhow::Result<String> {
+    let path = dir.join(manifest::INDEX_FILE);
+    let lock_path = dir.join(".index.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("{}: cannot create", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("{}: cannot lock", lock_path.display()))?;
+    let mut index = read_index(&path)?;
     let name = manifest.model.name.clone();
     index.models.retain(|m| m.name != name);
     index.models.push(IndexEntry {
@@ -237,5 +304,6 @@ fn update_index(dir: &Path, manifest: &Manifest, make_default: bool) -> anyhow::
     if make_default || index.find(&index.default).is_none() {
         index.default = name;
     }
-    write_atomic(&path, serde_json::to_string_pretty(&index)?.as_bytes())
+    write_atomic(&path, serde_json::to_string_pretty(&index)?.as_bytes())?;
+    Ok(index.default)
 }

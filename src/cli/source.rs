@@ -1,6 +1,6 @@
 //! Opening weights from a path (a torchvision `.pth`, a bare safetensors file, or an
-//! installed manifest), telling the official weights from others by their sha256, and
-//! where the official weights are published.
+//! installed manifest), telling the official weights from others (by sha256 and shapes,
+//! [`official::is_official`]), and where the official weights are published.
 
 use std::path::{Path, PathBuf};
 
@@ -8,12 +8,12 @@ use anyhow::Context;
 
 use crate::digest;
 use crate::model::manifest::{self, Manifest};
-use crate::model::{ModelInfo, ModelKind, Weights, pth};
+pub use crate::model::official::OFFICIAL_SHA256_PREFIX;
+use crate::model::{ModelInfo, ModelKind, Weights, official, pth};
 
-/// The published torchvision weights and the prefix of their sha256 that torchvision checks.
+/// The published torchvision weights.
 pub const OFFICIAL_URL: &str = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth";
 pub const OFFICIAL_FILE: &str = "alexnet-owt-7be5be79.pth";
-pub const OFFICIAL_SHA256_PREFIX: &str = "7be5be79";
 
 /// Hex sha256 of a file, streamed.
 pub fn file_sha256(path: &Path) -> anyhow::Result<String> {
@@ -22,33 +22,55 @@ pub fn file_sha256(path: &Path) -> anyhow::Result<String> {
     digest::read_sha256(file).with_context(|| format!("{}: cannot read", path.display()))
 }
 
-/// What a `.pth` is, judged by its content: the official weights are recognised by hash.
-pub fn pth_info(path: &Path, sha256: &str, name: Option<&str>) -> ModelInfo {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if sha256.starts_with(OFFICIAL_SHA256_PREFIX) {
+/// What a weight file is before its content is judged: custom weights named `name` (or
+/// the file's stem), from the file's name.
+pub fn file_info(path: &Path, name: Option<&str>) -> ModelInfo {
+    let file_name = |p: Option<&std::ffi::OsStr>| {
+        p.map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    ModelInfo {
+        kind: ModelKind::Custom,
+        name: name
+            .map(str::to_string)
+            .unwrap_or_else(|| file_name(path.file_stem())),
+        source: file_name(path.file_name()),
+    }
+}
+
+/// What `weights`, read from `path` whose sha256 is `sha256`, are: the official weights
+/// (named `name`, or `official`) when [`official::is_official`] says so, custom weights
+/// named `name` (or by the file's stem) otherwise.
+pub fn identify(path: &Path, sha256: &str, name: Option<&str>, weights: &Weights) -> ModelInfo {
+    if official::is_official(sha256, weights) {
         ModelInfo {
             kind: ModelKind::Official,
             name: name.unwrap_or("official").into(),
             source: OFFICIAL_FILE.into(),
         }
     } else {
-        ModelInfo {
-            kind: ModelKind::Custom,
-            name: name.map(str::to_string).unwrap_or(stem),
-            source: path
-                .file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        }
+        file_info(path, name)
     }
+}
+
+/// Reads a torchvision `.pth` named `name` (or by its stem) and recognises the official
+/// weights; returns them with the file's sha256.
+pub fn read_pth(path: &Path, name: Option<&str>) -> anyhow::Result<(Weights, String)> {
+    let sha = file_sha256(path)?;
+    let weights = pth::read_pth(path, file_info(path, name))?;
+    let info = identify(path, &sha, name, &weights);
+    Ok((weights.with_info(info), sha))
 }
 
 /// Loads weights from a `.pth` file, a bare `.safetensors` file (e.g. from `lesion export`),
 /// a `manifest.json`, or a folder holding one.
 pub fn open(path: &Path) -> anyhow::Result<Weights> {
+    Ok(open_with_sha256(path)?.0)
+}
+
+/// [`open`], with the sha256 of the weights' file: of the `.pth` or `.safetensors` given,
+/// or, for an installed model, the one its manifest records for its (verified) weight file.
+pub fn open_with_sha256(path: &Path) -> anyhow::Result<(Weights, String)> {
     if !path.exists() {
         anyhow::bail!("{}: no such file", path.display());
     }
@@ -62,21 +84,19 @@ pub fn open(path: &Path) -> anyhow::Result<Weights> {
         return open_manifest(&manifest_path);
     }
     if path.extension().is_some_and(|e| e == "safetensors") {
-        let sha = file_sha256(path)?;
         let shown = path.display().to_string();
         let bytes = std::fs::read(path).with_context(|| format!("{shown}: cannot read"))?;
-        return Ok(manifest::decode(
-            &bytes,
-            pth_info(path, &sha, None),
-            &shown,
-        )?);
+        let sha = digest::sha256_hex(&bytes);
+        let weights = manifest::decode(&bytes, file_info(path, None), &shown)?;
+        let info = identify(path, &sha, None, &weights);
+        return Ok((weights.with_info(info), sha));
     }
-    let sha = file_sha256(path)?;
-    Ok(pth::read_pth(path, pth_info(path, &sha, None))?)
+    read_pth(path, None)
 }
 
-/// Reads a manifest, verifies its weight file's size and sha256, and decodes it.
-pub fn open_manifest(path: &Path) -> anyhow::Result<Weights> {
+/// Reads a manifest, verifies its weight file's size and sha256, and decodes it; returns
+/// the weights with that sha256.
+pub fn open_manifest(path: &Path) -> anyhow::Result<(Weights, String)> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).with_context(|| format!("{shown}: cannot read"))?;
     let manifest = Manifest::parse(&text, &shown)?;
@@ -85,5 +105,6 @@ pub fn open_manifest(path: &Path) -> anyhow::Result<Weights> {
     let file = dir.join(&entry.path);
     let file_shown = file.display().to_string();
     let bytes = std::fs::read(&file).with_context(|| format!("{file_shown}: cannot read"))?;
-    Ok(manifest::load_verified(&manifest, &bytes, &file_shown)?)
+    let weights = manifest::load_verified(&manifest, &bytes, &file_shown)?;
+    Ok((weights, entry.sha256.clone()))
 }

@@ -7,6 +7,7 @@ mod architecture;
 mod layer;
 pub mod manifest;
 pub mod name;
+pub mod official;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod pth;
 pub mod synthetic;
