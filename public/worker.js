@@ -5,7 +5,7 @@ import init from "./lesion.js";
 // When the WebAssembly cannot start, say so in the protocol's own words: the postcard
 // bytes of `Envelope { generation: 0, reply: Reply::StartFailed(text) }` (see
 // src/web/protocol): generation 0, variant 0, then the text's length as a varint and its
-// UTF-8 bytes. tests/protocol.rs checks these bytes against the Rust encoding.
+// UTF-8 bytes. tests/web_logic.rs checks these bytes against the Rust encoding.
 export function startFailed(text) {
   const utf8 = new TextEncoder().encode(String(text));
   const header = [0, 0];

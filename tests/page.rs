@@ -70,20 +70,22 @@ impl Browser {
 
     /// Serves `dir` and opens pages under `http://127.0.0.1:PORT/{prefix}`.
     async fn start_in(dir: PathBuf, prefix: &str) -> Self {
+        Self::serve(dir, prefix, None).await
+    }
+
+    /// As `start_in`, with the faults and caching that `rules` (a JSON file the test may
+    /// change while serving) asks of `tests/fixtures/serve.py`.
+    async fn serve(dir: PathBuf, prefix: &str, rules: Option<&std::path::Path>) -> Self {
         let http = free_port();
         // The server's request log: what the browser fetched, wherever it fetched it from
         // (the page or its worker).
         let log = tempfile::NamedTempFile::new().unwrap();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/serve.py");
         let server = Command::new("python3")
-            .args([
-                "-m",
-                "http.server",
-                &http.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-            ])
+            .arg(script)
+            .arg(http.to_string())
             .arg(&dir)
+            .args(rules)
             .stdout(Stdio::null())
             .stderr(log.reopen().unwrap())
             .spawn()
@@ -731,6 +733,35 @@ async fn weights_picked_from_this_computer_replace_the_model_or_are_refused() {
             .contains("my-alexnet.safetensors")
     );
     assert_eq!(browser.numbers().await, intact);
+    // A manifest cannot make the user's weights Official: the page labels them itself.
+    let mut manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(site().join("weights/demo/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    manifest["model"]["kind"] = json!("Official");
+    manifest["model"]["name"] = json!("official");
+    let claimed = dir.path().join("manifest.json");
+    std::fs::write(&claimed, manifest.to_string()).unwrap();
+    let renamed = dir.path().join("alexnet.safetensors");
+    std::fs::copy(site().join("weights/demo/alexnet.safetensors"), &renamed).unwrap();
+    let both = format!("{}\n{}", claimed.display(), renamed.display());
+    browser.pick_file(std::path::Path::new(&both)).await;
+    let start = Instant::now();
+    while !browser.text("#model").await.contains("AlexNet: alexnet.safetensors") {
+        assert!(start.elapsed() < Duration::from_secs(120), "never loaded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(browser.attr("#model", "data-kind").await, "custom");
+    // A file larger than any AlexNet is refused before it is read (a sparse file: no
+    // disk is used).
+    let huge = dir.path().join("huge.safetensors");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(600 << 20)
+        .unwrap();
+    browser.pick_file(&huge).await;
+    let status = browser.text("#file-status").await;
+    assert!(status.contains("not read"), "{status}");
     browser.client.close().await.unwrap();
 }
 
@@ -772,5 +803,193 @@ async fn a_smaller_subset_on_the_cpu_matches_the_cli_and_is_part_of_the_link() {
     let url = browser.client.current_url().await.unwrap().to_string();
     assert!(!url.contains("images="), "{url}");
     assert!(url.contains("conv2=drop:0.5"), "{url}");
+    browser.client.close().await.unwrap();
+}
+
+/// A copy of the built site that a test may change (a redeploy) and serve with faults.
+fn site_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new("cp")
+        .arg("-rL")
+        .arg(format!("{}/.", site().display()))
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    dir
+}
+
+fn write_rules(path: &std::path::Path, rules: serde_json::Value) {
+    std::fs::write(path, rules.to_string()).unwrap();
+}
+
+impl Browser {
+    /// Opens `query` and waits (at most `limit`) for the error view; returns its text.
+    async fn error_within(&self, query: &str, limit: Duration) -> String {
+        let start = Instant::now();
+        self.client
+            .goto(&format!("{}{query}", self.base))
+            .await
+            .unwrap();
+        let error = self
+            .client
+            .wait()
+            .at_most(limit)
+            .for_element(Locator::Css("[data-state=error]"))
+            .await
+            .unwrap_or_else(|_| panic!("{query}: no error view within {limit:?}"));
+        let text = error.text().await.unwrap();
+        println!("{query}: error view after {:.1?}: {text}", start.elapsed());
+        text
+    }
+
+    /// The URLs this origin keeps in Cache Storage for weights.
+    async fn cached_weights(&self) -> Vec<String> {
+        let script = "const done = arguments[arguments.length - 1];
+            caches.open('lesion-weights-v1').then((c) => c.keys())
+                .then((keys) => done(keys.map((r) => r.url)), (e) => done(['error: ' + e]));";
+        let keys = self.client.execute_async(script, vec![]).await.unwrap();
+        serde_json::from_value(keys).unwrap()
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the built site and chromedriver: run by ./dev test"]
+async fn a_worker_that_cannot_start_is_an_error_within_seconds() {
+    let site = site_copy();
+    let rules = site.path().join("rules.json");
+    // The worker's script is missing (it fires `error` before it says anything).
+    write_rules(&rules, json!({"faults": [{"path": "/worker-", "status": 404}]}));
+    let browser = Browser::serve(site.path().to_path_buf(), "", Some(&rules)).await;
+    let text = browser
+        .error_within("?backend=cpu", Duration::from_secs(30))
+        .await;
+    assert!(text.contains("could not start"), "{text}");
+    // The worker's WebAssembly fails (the page's own, fetched first, does not): the shim
+    // says so in the protocol's words.
+    write_rules(
+        &rules,
+        json!({"faults": [{"path": "/lesion_bg-", "nth": [2], "status": 500}]}),
+    );
+    let text = browser
+        .error_within("?backend=cpu", Duration::from_secs(30))
+        .await;
+    assert!(text.contains("could not start"), "{text}");
+    assert!(browser.requests("/lesion_bg-") >= 2);
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the built site and chromedriver: run by ./dev test"]
+async fn network_faults_are_tried_again_or_refused_and_said() {
+    let site = site_copy();
+    let rules = site.path().join("rules.json");
+    let weights = "/weights/demo/alexnet.safetensors";
+    // More bytes than the manifest says: refused, not tried again.
+    write_rules(&rules, json!({"faults": [{"path": weights, "extra": 4096}]}));
+    let browser = Browser::serve(site.path().to_path_buf(), "", Some(&rules)).await;
+    let text = browser
+        .error_within("?backend=cpu&images=10", Duration::from_secs(60))
+        .await;
+    assert!(text.contains("refused"), "{text}");
+    assert_eq!(browser.requests(weights), 1);
+    // A server error every time: three tries with pauses, then the page says so.
+    write_rules(&rules, json!({"faults": [{"path": weights, "status": 503}]}));
+    let text = browser
+        .error_within("?backend=cpu&images=10", Duration::from_secs(60))
+        .await;
+    assert!(text.contains("503") && text.contains("tried 3 times"), "{text}");
+    assert_eq!(browser.requests(weights), 1 + 3);
+    // A download that stalls once: abandoned after the stall timeout, then it loads.
+    write_rules(
+        &rules,
+        json!({"faults": [{"path": weights, "nth": [1], "stall": 120}]}),
+    );
+    let took = browser.open("?backend=cpu&images=10").await;
+    assert_eq!(browser.attr("main > section", "data-state").await, "ready");
+    assert_eq!(browser.requests(weights), 1 + 3 + 2);
+    println!("loaded after one stalled download in {took:.1?}");
+    browser.client.close().await.unwrap();
+}
+
+/// The site's demo model with fc8's biases moved: other weights, other numbers.
+fn redeploy_weights(site: &std::path::Path) {
+    use lesion::model::manifest::{self, Manifest};
+    let dir = site.join("weights/demo");
+    let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    let old = Manifest::parse(&text, "manifest.json").unwrap();
+    let bytes = std::fs::read(dir.join(&old.weights_file().path)).unwrap();
+    let weights = manifest::load_verified(&old, &bytes, "alexnet.safetensors").unwrap();
+    let mut tensors = weights.tensors().clone();
+    let bias = tensors.get_mut("classifier.6.bias").unwrap();
+    // Every image now looks like class 0 (the tench) to the model.
+    let mut moved = bias.data().to_vec();
+    moved[0] += 1000.0;
+    *bias = bias.with_data(moved).unwrap();
+    let weights = lesion::model::Weights::new(weights.info().clone(), tensors).unwrap();
+    let (manifest, bytes) = manifest::encode(&weights, old.source_sha256.clone());
+    std::fs::write(dir.join(&manifest.weights_file().path), bytes).unwrap();
+    std::fs::write(dir.join("manifest.json"), manifest.to_json()).unwrap();
+}
+
+/// A new build of the code: every file build.json names gets a new name.
+fn redeploy_code(site: &std::path::Path) -> Vec<String> {
+    let path = site.join("build.json");
+    let mut build: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let renames: Vec<(String, String)> = build
+        .iter_mut()
+        .map(|(_, name)| {
+            let old = name.as_str().unwrap().to_string();
+            let new = old.replacen('-', "-redeployed-", 1);
+            *name = new.clone().into();
+            (old, new)
+        })
+        .collect();
+    for (old, new) in &renames {
+        let mut text = std::fs::read(site.join(old)).unwrap();
+        if old.starts_with("worker-") {
+            let mut worker = String::from_utf8(text).unwrap();
+            for (o, n) in &renames {
+                worker = worker.replace(o.as_str(), n);
+            }
+            text = worker.into_bytes();
+        }
+        std::fs::remove_file(site.join(old)).unwrap();
+        std::fs::write(site.join(new), text).unwrap();
+    }
+    std::fs::write(&path, serde_json::Value::Object(build).to_string()).unwrap();
+    renames.into_iter().map(|(_, new)| new).collect()
+}
+
+#[tokio::test]
+#[ignore = "needs the built site and chromedriver: run by ./dev test"]
+async fn a_redeploy_is_seen_whole_and_old_cached_weights_go() {
+    let site = site_copy();
+    let rules = site.path().join("rules.json");
+    // As GitHub Pages does: every file may be cached for ten minutes.
+    write_rules(&rules, json!({"cache": "max-age=600"}));
+    let browser = Browser::serve(site.path().to_path_buf(), "", Some(&rules)).await;
+    browser.open("?backend=cpu&images=10").await;
+    let before = browser.numbers().await;
+    let cached = browser.cached_weights().await;
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    // New weights under the same model name, and new code.
+    redeploy_weights(site.path());
+    let renamed = redeploy_code(site.path());
+    browser.open("?backend=cpu&images=10").await;
+    assert_eq!(
+        browser.attr("main > section", "data-state").await,
+        "ready",
+        "{}",
+        browser.text("main").await
+    );
+    assert_ne!(browser.numbers().await, before, "the new weights' numbers");
+    for name in &renamed {
+        assert_eq!(browser.requests(name), 1, "{name}: the new deploy's file");
+    }
+    let now = browser.cached_weights().await;
+    assert_eq!(now.len(), 1, "only the new weights are kept: {now:?}");
+    assert_ne!(now, cached);
     browser.client.close().await.unwrap();
 }

@@ -555,3 +555,95 @@ fn the_js_shims_start_failure_is_the_protocols() {
         assert_eq!(protocol::from_bytes(&bytes).unwrap(), expected);
     }
 }
+
+#[test]
+fn a_worker_whose_script_never_starts_is_an_error_at_once() {
+    // A worker script that fails to load fires `error` before it says Ready: with the
+    // GPU allowed, the page used to start a second worker on the CPU, failing the same way.
+    let mut state = page("");
+    let effects = on_reply(
+        &mut state,
+        envelope(0, Reply::Crashed("worker script: 404".into())),
+        0.0,
+    );
+    assert!(effects.is_empty(), "{effects:?}");
+    let Phase::Failed(failure) = &state.phase else {
+        panic!("{:?}", state.phase)
+    };
+    assert!(failure.to_string().contains("could not start"), "{failure}");
+}
+
+#[test]
+fn downloads_are_tried_three_times_with_growing_pauses_and_only_when_it_can_help() {
+    use lesion::web::worker::retry::{Miss, TRIES, gave_up, pause_ms};
+    assert_eq!(TRIES, 3);
+    let stalled = Miss::Stalled;
+    assert_eq!(pause_ms(1, &stalled), Some(1_000));
+    assert_eq!(pause_ms(2, &stalled), Some(3_000));
+    assert_eq!(pause_ms(3, &stalled), None);
+    for retried in [
+        Miss::Broken("reset".into()),
+        Miss::Status(503, "Service Unavailable".into()),
+        Miss::Status(429, String::new()),
+    ] {
+        assert!(pause_ms(1, &retried).is_some(), "{retried:?}");
+    }
+    for final_ in [
+        Miss::Status(404, "Not Found".into()),
+        Miss::Final("too large".into()),
+    ] {
+        assert_eq!(pause_ms(1, &final_), None, "{final_:?}");
+    }
+    let said = gave_up(3, &stalled);
+    assert!(
+        said.contains("no data for 10 s") && said.contains("tried 3 times"),
+        "{said}"
+    );
+    assert_eq!(
+        gave_up(1, &Miss::Status(404, "Not Found".into())),
+        "HTTP 404 Not Found"
+    );
+}
+
+#[test]
+fn picked_weights_are_custom_whatever_their_manifest_claims() {
+    use lesion::model::manifest;
+    use lesion::web::protocol::{MAX_PICKED_BYTES, PickedFile};
+    use lesion::web::worker::picked::weights_from_files;
+    let info = ModelInfo {
+        kind: ModelKind::Official,
+        name: "official".into(),
+        source: "torchvision".into(),
+    };
+    let pth = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/reference/alexnet_tiny.pth"
+    );
+    let weights = lesion::model::pth::read_pth(std::path::Path::new(pth), info).unwrap();
+    let (manifest, bytes) = manifest::encode(&weights, Some("7be5be79".repeat(8)));
+    assert_eq!(manifest.model.kind, ModelKind::Official);
+    let files = vec![
+        ("manifest.json".to_string(), manifest.to_json().into_bytes()),
+        ("alexnet.safetensors".to_string(), bytes),
+    ];
+    let picked = weights_from_files(&files).unwrap();
+    assert_eq!(picked.info().kind, ModelKind::Custom);
+    assert!(picked.info().source.contains("from this computer"));
+    // The web format stores f16: the same tensors, rounded.
+    let shapes = |w: &lesion::model::Weights| -> Vec<Vec<usize>> {
+        w.tensors().values().map(|t| t.shape().to_vec()).collect()
+    };
+    assert_eq!(shapes(&picked), shapes(&weights));
+    // Larger than any AlexNet: refused by size alone.
+    let huge = PickedFile {
+        name: "film.safetensors".into(),
+        size: MAX_PICKED_BYTES + 1,
+    };
+    let refused = huge.check_size().unwrap_err().to_string();
+    assert!(refused.contains("not read"), "{refused}");
+    let fine = PickedFile {
+        name: "alexnet.safetensors".into(),
+        size: 122_000_000,
+    };
+    assert!(fine.check_size().is_ok());
+}

@@ -9,8 +9,21 @@ use web_sys::{ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use crate::web::protocol::{Envelope, Failure, Reply, Request, codec};
 
-/// A module worker that starts the same WebAssembly as the page (`public/worker.js`).
-const WORKER_SCRIPT: &str = "./worker.js";
+/// The worker's script (`public/worker.js`, named by its content when built), as
+/// `public/boot.js` read it from `build.json`: the same deploy as the page's own code.
+fn worker_script() -> Result<String, Failure> {
+    let build = js_sys::Reflect::get(&js_sys::global(), &"lesionBuild".into()).ok();
+    build
+        .and_then(|build| js_sys::Reflect::get(&build, &"worker".into()).ok())
+        .and_then(|name| name.as_string())
+        .filter(|name| crate::text::is_plain_file_name(name))
+        .map(|name| format!("./{name}"))
+        .ok_or_else(|| {
+            Failure::Engine(
+                "the page was started without its build description (build.json): reload the page".into(),
+            )
+        })
+}
 
 pub struct Client {
     worker: Worker,
@@ -23,7 +36,7 @@ impl Client {
     pub fn spawn(on_reply: impl Fn(Envelope) + 'static) -> Result<Self, Failure> {
         let options = WorkerOptions::new();
         options.set_type(WorkerType::Module);
-        let worker = Worker::new_with_options(WORKER_SCRIPT, &options).map_err(|e| {
+        let worker = Worker::new_with_options(&worker_script()?, &options).map_err(|e| {
             Failure::Engine(format!("the evaluation worker could not start: {e:?}"))
         })?;
         let on_reply = Rc::new(on_reply);
@@ -47,8 +60,9 @@ impl Client {
         })
     }
 
-    pub fn send(&self, request: &Request) -> Result<(), Failure> {
-        let value = codec::encode_request(request)?;
+    /// Sends `request`, with `beside` (the picked `File`s) next to it.
+    pub fn send(&self, request: &Request, beside: Option<&JsValue>) -> Result<(), Failure> {
+        let value = codec::encode_request(request, beside)?;
         self.worker
             .post_message(&value)
             .map_err(|e| Failure::Protocol(format!("cannot reach the evaluation worker: {e:?}")))

@@ -42,7 +42,8 @@ pub fn SubsetChoice() -> impl IntoView {
     }
 }
 
-/// Reads the picked files and hands them to the worker. The model on screen changes only
+/// Hands the picked files to the worker, which reads them (the page copies nothing). One
+/// larger than any AlexNet is refused before it is read. The model on screen changes only
 /// once the new one is ready.
 fn take(store: Store, files: Option<web_sys::FileList>) {
     let Some(files) = files else { return };
@@ -50,24 +51,22 @@ fn take(store: Store, files: Option<web_sys::FileList>) {
     if files.is_empty() {
         return;
     }
-    store.update(|s| s.file_status = Some("Reading the file…".into()));
-    leptos::task::spawn_local(async move {
-        let mut picked = Vec::new();
-        for file in files {
-            let read = wasm_bindgen_futures::JsFuture::from(file.array_buffer()).await;
-            let Ok(buffer) = read else {
-                let message = format!("{} could not be read.", file.name());
-                return store.update(|s| s.file_status = Some(message));
-            };
-            let bytes = js_sys::Uint8Array::new(&buffer).to_vec();
-            picked.push(PickedFile {
-                name: file.name(),
-                bytes,
-            });
-        }
-        store.update(|s| s.loading = Some(Loading::Files));
-        store.send(&Request::LoadFiles(picked));
+    let picked: Vec<PickedFile> = files
+        .iter()
+        .map(|f| PickedFile {
+            name: f.name(),
+            size: f.size() as u64,
+        })
+        .collect();
+    if let Some(Err(failure)) = picked.iter().map(PickedFile::check_size).find(Result::is_err) {
+        return store.update(|s| s.file_status = Some(failure.to_string()));
+    }
+    store.update(|s| {
+        s.file_status = Some("Reading the file…".into());
+        s.loading = Some(Loading::Files);
     });
+    let beside: js_sys::Array = files.into_iter().collect();
+    store.send_with(&Request::LoadFiles(picked), Some(&beside.into()));
 }
 
 #[component]

@@ -26,6 +26,7 @@ pub fn on_reply(state: &mut PageState, envelope: Envelope, now: f64) -> Vec<Effe
             vec![]
         }
         Reply::Ready => {
+            state.worker_ready = true;
             state.loading = Some(Loading::Site);
             vec![Effect::Send(state.load_request())]
         }
@@ -113,6 +114,13 @@ fn on_eval_failed(state: &mut PageState, failure: Failure) -> Vec<Effect> {
 }
 
 fn on_crash(state: &mut PageState, message: &str) -> Vec<Effect> {
+    if !state.worker_ready {
+        // Its script or its WebAssembly never started: another try on the CPU would fail
+        // the same way.
+        let failure = Failure::Engine(format!("the evaluation worker could not start: {message}"));
+        state.phase = Phase::Failed(failure);
+        return vec![];
+    }
     let on_gpu = match state.model() {
         Some(model) => model.on_gpu,
         None => state.backend != crate::share::BackendChoice::Cpu,
@@ -124,6 +132,7 @@ fn on_crash(state: &mut PageState, message: &str) -> Vec<Effect> {
             state.backend = crate::share::BackendChoice::Cpu;
             state.computing = false;
             state.phase = Phase::Loading(Progress::new("Restarting on the CPU", None, ""));
+            state.worker_ready = false;
             vec![Effect::Respawn]
         }
         None => {

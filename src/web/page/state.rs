@@ -42,6 +42,9 @@ pub struct PageState {
     /// The kind each layer's slider applies when moved (kept while a layer is intact).
     pub kinds: [Kind; 8],
     pub phase: Phase,
+    /// Whether the current worker has said `Ready` (a worker that dies before that could
+    /// not start, wherever it runs).
+    pub worker_ready: bool,
     /// The engine generation whose replies count (see `protocol::Envelope`).
     pub generation: u64,
     pub loading: Option<Loading>,
@@ -77,6 +80,7 @@ impl PageState {
             settings: link.settings,
             kinds,
             phase: Phase::Loading(Progress::new("Starting", None, "")),
+            worker_ready: false,
             generation: 0,
             loading: Some(Loading::Site),
             results: None,

@@ -59,9 +59,14 @@ impl Store {
     /// Sends a request to the worker; a worker that cannot be reached is an error shown in
     /// the page.
     pub fn send(self, request: &Request) {
+        self.send_with(request, None)
+    }
+
+    /// Sends `request` with JavaScript values beside it (the picked `File`s).
+    pub fn send_with(self, request: &Request, beside: Option<&wasm_bindgen::JsValue>) {
         let sent = self
             .client
-            .with_value(|c| c.as_ref().map(|c| c.send(request)));
+            .with_value(|c| c.as_ref().map(|c| c.send(request, beside)));
         if let Some(Err(failure)) = sent {
             self.state.update(|s| s.failure = Some(failure));
         }

@@ -42,3 +42,29 @@ pub async fn breathe() {
     });
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
+
+/// A promise that resolves with `value` after `ms` milliseconds (`setTimeout`).
+pub fn after(ms: u32, value: &JsValue) -> js_sys::Promise {
+    let value = value.clone();
+    js_sys::Promise::new(&mut |resolve, _| {
+        let scope = js_sys::global();
+        if let Some(set_timeout) =
+            get(&scope, "setTimeout").and_then(|v| v.dyn_into::<js_sys::Function>().ok())
+        {
+            let _ = set_timeout.call3(&scope, &resolve, &ms.into(), &value);
+        }
+    })
+}
+
+/// Waits `ms` milliseconds.
+pub async fn sleep(ms: u32) {
+    let _ = wasm_bindgen_futures::JsFuture::from(after(ms, &JsValue::UNDEFINED)).await;
+}
+
+/// `promise`'s value, or `None` when it has not settled within `ms` milliseconds.
+pub async fn within(promise: js_sys::Promise, ms: u32) -> Result<Option<JsValue>, JsValue> {
+    let late: JsValue = js_sys::Object::new().into();
+    let race = js_sys::Promise::race(&js_sys::Array::of2(&promise, &after(ms, &late)));
+    let value = wasm_bindgen_futures::JsFuture::from(race).await?;
+    Ok((!js_sys::Object::is(&value, &late)).then_some(value))
+}

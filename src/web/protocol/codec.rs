@@ -1,5 +1,5 @@
 //! Messages as they cross between page and worker. Requests go as JavaScript values
-//! (serde-wasm-bindgen, so a picked file's bytes travel as one `Uint8Array`); replies as
+//! (serde-wasm-bindgen; picked `File`s beside them, uncopied); replies as
 //! postcard bytes in one `Uint8Array` (serde-wasm-bindgen, which walks a JavaScript object
 //! field by field across the wasm boundary, took about 0.5 s of the page's thread to read
 //! one result of 100 predictions in headless Chromium).
@@ -14,15 +14,28 @@ fn serializer() -> serde_wasm_bindgen::Serializer {
     serde_wasm_bindgen::Serializer::new().serialize_large_number_types_as_bigints(true)
 }
 
-pub fn encode_request(request: &Request) -> Result<JsValue, Failure> {
-    request
+/// A request, and with `beside` (e.g. the picked `File`s) the pair `[request, beside]`.
+pub fn encode_request(request: &Request, beside: Option<&JsValue>) -> Result<JsValue, Failure> {
+    let value = request
         .serialize(&serializer())
-        .map_err(|e| Failure::Protocol(format!("cannot encode a request: {e}")))
+        .map_err(|e| Failure::Protocol(format!("cannot encode a request: {e}")))?;
+    Ok(match beside {
+        Some(beside) => js_sys::Array::of2(&value, beside).into(),
+        None => value,
+    })
 }
 
-pub fn decode_request(value: JsValue) -> Result<Request, Failure> {
-    serde_wasm_bindgen::from_value(value)
-        .map_err(|e| Failure::Protocol(format!("cannot read a request: {e}")))
+/// The request, and what came beside it.
+pub fn decode_request(value: JsValue) -> Result<(Request, Option<JsValue>), Failure> {
+    let (value, beside) = if js_sys::Array::is_array(&value) {
+        let pair = js_sys::Array::from(&value);
+        (pair.get(0), Some(pair.get(1)))
+    } else {
+        (value, None)
+    };
+    let request = serde_wasm_bindgen::from_value(value)
+        .map_err(|e| Failure::Protocol(format!("cannot read a request: {e}")))?;
+    Ok((request, beside))
 }
 
 pub fn encode_reply(envelope: &Envelope) -> Result<JsValue, Failure> {

@@ -35,7 +35,9 @@ pub enum Request {
         /// Evaluate this many of the images (spread evenly), or all.
         images: Option<usize>,
     },
-    /// Load weights the user picked (files written by `lesion weights install`).
+    /// Load weights the user picked (files written by `lesion weights install`). The
+    /// browser's `File` objects travel beside the request (see `codec`), so the worker
+    /// reads each file once, and the page never copies it.
     LoadFiles(Vec<PickedFile>),
     /// Start the loaded model again on the CPU, with the same weights and images (the
     /// GPU failed; see [`after_gpu_failure`]).
@@ -48,12 +50,34 @@ pub enum Request {
     },
 }
 
-/// A file the user dropped or picked.
+/// A file the user dropped or picked: its name and size (its bytes stay in the browser's
+/// `File` until the worker reads them).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PickedFile {
     pub name: String,
-    #[serde(with = "serde_bytes")]
-    pub bytes: Vec<u8>,
+    pub size: u64,
+}
+
+/// The largest file the page reads: twice the full-size AlexNet in f32 (244 MB), so any
+/// AlexNet fits, and a mistaken pick of a huge file is refused before a byte is read.
+pub const MAX_PICKED_BYTES: u64 = 512 << 20;
+
+impl PickedFile {
+    /// Refuses a file larger than any AlexNet, before it is read (the page and the worker
+    /// both ask).
+    pub fn check_size(&self) -> Result<(), Failure> {
+        if self.size <= MAX_PICKED_BYTES {
+            return Ok(());
+        }
+        Err(Failure::Invalid {
+            file: crate::text::shorten(&self.name, 80),
+            message: format!(
+                "is {:.0} MB, more than the {} MB any AlexNet needs; it was not read",
+                self.size as f64 / 1e6,
+                MAX_PICKED_BYTES / 1_000_000
+            ),
+        })
+    }
 }
 
 /// One stage of loading, for the progress bar.

@@ -1,13 +1,16 @@
-//! Fetching site files, with byte-level progress for the large ones, and the Cache
-//! Storage bucket that keeps verified weights between visits. Failures are
-//! [`Failure::Network`].
+//! Fetching site files, with byte-level progress for the large ones, a stall timeout,
+//! tries again as [`retry`] says and a size cap; and the Cache Storage bucket that keeps
+//! verified weights between visits. Failures are [`Failure::Network`], or
+//! [`Failure::Verification`] for a response larger than expected.
 
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{ReadableStreamDefaultReader, Response};
+use web_sys::{AbortController, AbortSignal, ReadableStreamDefaultReader, RequestCache, Response};
 
+use super::retry::{self, Miss};
 use crate::web::protocol::Failure;
+use crate::web::protocol::clock::{sleep, within};
 
 fn network(url: &str, message: impl Into<String>) -> Failure {
     Failure::Network {
@@ -31,89 +34,155 @@ fn js_err(context: &str, err: JsValue) -> String {
     format!("{context}: {}", js_text(err))
 }
 
+/// What a download tells its caller as it goes.
+pub enum Event<'a> {
+    /// Bytes received so far, of the total when the server said it.
+    Received(u64, Option<u64>),
+    /// Try `next` (of [`retry::TRIES`]) starts after this miss and a pause.
+    Retrying { next: u32, after: &'a Miss },
+}
+
 /// `fetch` of whichever scope runs this: the page's window or the worker's global scope.
-/// `no_store` keeps the response out of the HTTP cache (the weights live in Cache Storage).
-fn fetch(url: &str, no_store: bool) -> Result<js_sys::Promise, Failure> {
+/// `no_store` keeps the response out of the HTTP cache (the weights live in Cache Storage);
+/// everything else is revalidated (`no-cache`), so a redeploy is seen at once.
+fn fetch(url: &str, no_store: bool, signal: &AbortSignal) -> Result<js_sys::Promise, Miss> {
     let init = web_sys::RequestInit::new();
-    if no_store {
-        init.set_cache(web_sys::RequestCache::NoStore);
-    }
+    init.set_cache(if no_store {
+        RequestCache::NoStore
+    } else {
+        RequestCache::NoCache
+    });
+    init.set_signal(Some(signal));
     let scope = js_sys::global();
     if let Some(window) = scope.dyn_ref::<web_sys::Window>() {
         Ok(window.fetch_with_str_and_init(url, &init))
     } else if let Some(worker) = scope.dyn_ref::<web_sys::WorkerGlobalScope>() {
         Ok(worker.fetch_with_str_and_init(url, &init))
     } else {
-        Err(network(url, "no window and no worker scope to fetch from"))
+        Err(Miss::Final("no window and no worker scope to fetch from".into()))
     }
 }
 
-async fn response(url: &str, no_store: bool) -> Result<Response, Failure> {
-    let resp = JsFuture::from(fetch(url, no_store)?)
-        .await
-        .map_err(|e| network(url, js_err("cannot fetch", e)))?;
-    let resp: Response = resp
-        .dyn_into()
-        .map_err(|_| network(url, "not a response"))?;
-    if !resp.ok() {
-        let status = format!("HTTP {} {}", resp.status(), resp.status_text());
-        return Err(network(url, status.trim_end()));
+/// `promise`'s value; a stall aborts the request.
+async fn unless_stalled(
+    promise: js_sys::Promise,
+    abort: &AbortController,
+    context: &str,
+) -> Result<JsValue, Miss> {
+    match within(promise, retry::STALL_MS).await {
+        Ok(Some(value)) => Ok(value),
+        Ok(None) => {
+            abort.abort();
+            Err(Miss::Stalled)
+        }
+        Err(e) => Err(Miss::Broken(js_err(context, e))),
     }
-    Ok(resp)
 }
 
-pub async fn text(url: &str) -> Result<String, Failure> {
-    let resp = response(url, false).await?;
-    let promise = resp.text().map_err(|e| network(url, js_text(e)))?;
-    let text = JsFuture::from(promise)
-        .await
-        .map_err(|e| network(url, js_text(e)))?;
-    text.as_string().ok_or_else(|| network(url, "not text"))
+fn too_large(got: u64, limit: u64) -> Miss {
+    Miss::Final(format!(
+        "the server sent {got} bytes or more where at most {limit} were expected: refused"
+    ))
 }
 
-/// Fetches `url` as bytes, calling `progress(received, total)` as chunks arrive.
-/// `no_store`: bypass the HTTP cache (for files kept in Cache Storage instead).
-pub async fn bytes(
+/// One try: the whole body, or why not.
+async fn try_once(
     url: &str,
     no_store: bool,
-    mut progress: impl FnMut(u64, Option<u64>),
-) -> Result<Vec<u8>, Failure> {
-    let resp = response(url, no_store).await?;
+    limit: u64,
+    progress: &mut dyn FnMut(Event),
+) -> Result<Vec<u8>, Miss> {
+    let abort = AbortController::new().map_err(|e| Miss::Final(js_text(e)))?;
+    let signal = abort.signal();
+    let resp = unless_stalled(fetch(url, no_store, &signal)?, &abort, "cannot fetch").await?;
+    let resp: Response = resp
+        .dyn_into()
+        .map_err(|_| Miss::Final("not a response".into()))?;
+    if !resp.ok() {
+        return Err(Miss::Status(resp.status(), resp.status_text()));
+    }
     let total = resp
         .headers()
         .get("content-length")
         .ok()
         .flatten()
         .and_then(|v| v.parse::<u64>().ok());
+    if let Some(total) = total.filter(|&t| t > limit) {
+        abort.abort();
+        return Err(too_large(total, limit));
+    }
     let Some(body) = resp.body() else {
         return Ok(Vec::new());
     };
     let reader: ReadableStreamDefaultReader = body
         .get_reader()
         .dyn_into()
-        .map_err(|_| network(url, "cannot read the response body"))?;
+        .map_err(|_| Miss::Final("cannot read the response body".into()))?;
     let mut out = Vec::with_capacity(total.unwrap_or(0) as usize);
     loop {
-        let chunk = JsFuture::from(reader.read())
-            .await
-            .map_err(|e| network(url, js_err("the download broke off", e)))?;
+        let chunk = unless_stalled(reader.read(), &abort, "the download broke off").await?;
         let done = Reflect::get(&chunk, &"done".into())
             .ok()
             .and_then(|d| d.as_bool())
             .unwrap_or(true);
         if done {
-            break;
+            return Ok(out);
         }
-        let value = Reflect::get(&chunk, &"value".into()).map_err(|e| network(url, js_text(e)))?;
+        let value = Reflect::get(&chunk, &"value".into()).map_err(|e| Miss::Final(js_text(e)))?;
         let array: Uint8Array = value
             .dyn_into()
-            .map_err(|_| network(url, "unexpected chunk"))?;
+            .map_err(|_| Miss::Final("unexpected chunk".into()))?;
         let start = out.len();
-        out.resize(start + array.length() as usize, 0);
+        let got = (start + array.length() as usize) as u64;
+        if got > limit {
+            abort.abort();
+            return Err(too_large(got, limit));
+        }
+        out.resize(got as usize, 0);
         array.copy_to(&mut out[start..]);
-        progress(out.len() as u64, total);
+        progress(Event::Received(got, total));
     }
-    Ok(out)
+}
+
+/// Fetches `url` as bytes, at most `limit` of them, trying again as [`retry`] says.
+/// `no_store`: bypass the HTTP cache (for files kept in Cache Storage instead).
+pub async fn bytes(
+    url: &str,
+    no_store: bool,
+    limit: u64,
+    mut progress: impl FnMut(Event),
+) -> Result<Vec<u8>, Failure> {
+    let mut tries = 1;
+    loop {
+        let miss = match try_once(url, no_store, limit, &mut progress).await {
+            Ok(bytes) => return Ok(bytes),
+            Err(miss) => miss,
+        };
+        let Some(pause) = retry::pause_ms(tries, &miss) else {
+            let message = retry::gave_up(tries, &miss);
+            return Err(match miss {
+                Miss::Final(_) => Failure::Verification {
+                    file: url.into(),
+                    message,
+                },
+                _ => network(url, message),
+            });
+        };
+        tries += 1;
+        progress(Event::Retrying {
+            next: tries,
+            after: &miss,
+        });
+        sleep(pause).await;
+    }
+}
+
+/// The most bytes a text file of the site (index, manifest, list) may have.
+const TEXT_LIMIT: u64 = 1 << 20;
+
+pub async fn text(url: &str) -> Result<String, Failure> {
+    let bytes = bytes(url, false, TEXT_LIMIT, |_| {}).await?;
+    String::from_utf8(bytes).map_err(|_| network(url, "not UTF-8 text"))
 }
 
 /// The Cache Storage bucket for verified weights. Keys carry the file's sha256, so a new
@@ -171,4 +240,45 @@ pub async fn forget(url: &str, sha256: &str) {
     if let Some(cache) = open_cache().await {
         let _ = JsFuture::from(cache.delete_with_str(&cache_key(url, sha256))).await;
     }
+}
+
+/// `url` made absolute against this scope's own address (as Cache Storage keys are).
+fn absolute(url: &str) -> Option<String> {
+    let location = Reflect::get(&js_sys::global(), &"location".into()).ok()?;
+    let base = Reflect::get(&location, &"href".into()).ok()?.as_string()?;
+    Some(web_sys::Url::new_with_base(url, &base).ok()?.href())
+}
+
+/// Removes stored weights that the installed models no longer name: other versions of the
+/// file at `url` (the one just loaded, `sha256`), and files outside every folder of
+/// `folders` (one per installed model, e.g. `weights/demo/`). Returns how many went.
+pub async fn prune(url: &str, sha256: &str, folders: &[String]) -> usize {
+    let (Some(cache), Some(current), Some(path)) = (
+        open_cache().await,
+        absolute(&cache_key(url, sha256)),
+        absolute(url),
+    ) else {
+        return 0;
+    };
+    let folders: Vec<String> = folders.iter().filter_map(|f| absolute(f)).collect();
+    let Ok(keys) = JsFuture::from(cache.keys()).await else {
+        return 0;
+    };
+    let mut removed = 0;
+    for key in js_sys::Array::from(&keys).iter() {
+        let Some(key) = key.dyn_ref::<web_sys::Request>().map(|r| r.url()) else {
+            continue;
+        };
+        let key_path = key.split_once('?').map_or(key.as_str(), |(p, _)| p);
+        let other_version = key_path == path && key != current;
+        let unlisted = !folders.iter().any(|f| key_path.starts_with(f.as_str()));
+        if (other_version || unlisted)
+            && JsFuture::from(cache.delete_with_str(&key))
+                .await
+                .is_ok_and(|gone| gone.as_bool() == Some(true))
+        {
+            removed += 1;
+        }
+    }
+    removed
 }

@@ -2,16 +2,16 @@
 //! -> sample images -> the intact evaluation; or weights from files the user picked. Every
 //! stage reports progress; every failure is a typed [`Failure`].
 
-use crate::LesionError;
 use crate::eval::spread;
 use crate::model::manifest::{self, Index, Manifest};
-use crate::model::{ModelInfo, ModelKind, Weights};
+use crate::model::Weights;
 use crate::share::BackendChoice;
 use crate::text::{is_plain_file_name, shorten};
 use crate::web::protocol::{Failure, Progress};
 
 use super::engine::Engine;
-use super::{device, fetch};
+use super::picked::file_failure;
+use super::{device, fetch, retry};
 
 /// The engine, ready, and what loading it had to say.
 pub struct Loaded {
@@ -21,25 +21,11 @@ pub struct Loaded {
 
 const WEIGHTS_DIR: &str = "weights";
 const SAMPLES_DIR: &str = "samples";
+/// The largest sample image fetched (the site's are about 100 KB each).
+const MAX_SAMPLE_BYTES: u64 = 16 << 20;
 
 fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
-}
-
-/// An engine error about a file, as the page is told: a failed check of size or sha256
-/// (`verification`), or a file that cannot be used.
-fn file_failure(error: LesionError, verification: bool) -> Failure {
-    let (file, message) = match error {
-        LesionError::Io { path, message }
-        | LesionError::Weights { path, message }
-        | LesionError::Samples { path, message } => (path, message),
-        LesionError::Model(message) => ("model".into(), message),
-    };
-    if verification {
-        Failure::Verification { file, message }
-    } else {
-        Failure::Invalid { file, message }
-    }
 }
 
 /// Runs the whole sequence. `requested_model` and `choice` come from the URL.
@@ -51,7 +37,7 @@ pub async fn load(
 ) -> Result<Loaded, Failure> {
     let mut notices = Vec::new();
     report(Progress::new("Finding the model", None, ""));
-    let (manifest, manifest_url) = find_manifest(requested_model, &mut notices).await?;
+    let (manifest, manifest_url, folders) = find_manifest(requested_model, &mut notices).await?;
     let dir = manifest_url
         .rsplit_once('/')
         .map(|(d, _)| d)
@@ -67,15 +53,23 @@ pub async fn load(
         }
         None => download_weights(&manifest, &weights_url, &mut notices, &report).await?,
     };
+    let sha256 = &manifest.weights_file().sha256;
+    let removed = fetch::prune(&weights_url, sha256, &folders).await;
+    if removed > 0 {
+        notices.push(format!(
+            "Removed {removed} stored weight file(s) from this browser that no installed model uses any more."
+        ));
+    }
     let encoded = samples(&report, images).await?;
     start(weights, choice, encoded, notices, &report).await
 }
 
-/// The manifest of the model the link asks for (or the default, with a notice).
+/// The manifest of the model the link asks for (or the default, with a notice), its URL,
+/// and the folder of every installed model.
 async fn find_manifest(
     requested: Option<String>,
     notices: &mut Vec<String>,
-) -> Result<(Manifest, String), Failure> {
+) -> Result<(Manifest, String, Vec<String>), Failure> {
     let index_url = format!("{WEIGHTS_DIR}/{}", manifest::INDEX_FILE);
     let index_text = fetch::text(&index_url).await.map_err(|failure| match failure {
         Failure::Network { url, message } => Failure::Network {
@@ -110,7 +104,15 @@ async fn find_manifest(
     let manifest_text = fetch::text(&manifest_url).await?;
     let manifest =
         Manifest::parse(&manifest_text, &manifest_url).map_err(|e| file_failure(e, false))?;
-    Ok((manifest, manifest_url))
+    let folders = index
+        .models
+        .iter()
+        .map(|m| match m.manifest.rsplit_once('/') {
+            Some((dir, _)) => format!("{WEIGHTS_DIR}/{dir}/"),
+            None => format!("{WEIGHTS_DIR}/"),
+        })
+        .collect();
+    Ok((manifest, manifest_url, folders))
 }
 
 /// A verified copy from an earlier visit; one that no longer verifies is dropped.
@@ -144,11 +146,22 @@ async fn download_weights(
     report: &impl Fn(Progress),
 ) -> Result<Weights, Failure> {
     let entry = manifest.weights_file();
-    let bytes = fetch::bytes(url, true, |got, total| {
-        let total = total.unwrap_or(entry.bytes);
-        let fraction = got as f64 / total.max(1) as f64;
-        let detail = format!("{} of {}", mb(got), mb(total));
-        report(Progress::new("Downloading weights", Some(fraction), detail))
+    const TITLE: &str = "Downloading weights";
+    let bytes = fetch::bytes(url, true, entry.bytes, |event| match event {
+        fetch::Event::Received(got, total) => {
+            let total = total.unwrap_or(entry.bytes);
+            let fraction = got as f64 / total.max(1) as f64;
+            let detail = format!("{} of {}", mb(got), mb(total));
+            report(Progress::new(TITLE, Some(fraction), detail))
+        }
+        fetch::Event::Retrying { next, after } => {
+            let detail = format!(
+                "trying again ({next} of {}) after: {}",
+                retry::TRIES,
+                after.describe()
+            );
+            report(Progress::new(TITLE, None, detail))
+        }
     })
     .await?;
     let size = mb(bytes.len() as u64);
@@ -224,7 +237,8 @@ pub async fn samples(
                 message: format!("lists an unexpected file name: {:?}", shorten(name, 80)),
             });
         }
-        let data = fetch::bytes(&format!("{SAMPLES_DIR}/{name}"), false, |_, _| {}).await?;
+        let url = format!("{SAMPLES_DIR}/{name}");
+        let data = fetch::bytes(&url, false, MAX_SAMPLE_BYTES, |_| {}).await?;
         files.push((name.to_string(), data));
         let detail = format!("{} of {}", i + 1, names.len());
         report(Progress::new(
@@ -234,45 +248,4 @@ pub async fn samples(
         ));
     }
     Ok(files)
-}
-
-/// Weights from files the user picked: a `.safetensors` written by
-/// `lesion weights install` (verified against its `manifest.json` when that comes along),
-/// or a bare safetensors with torchvision's names. A `.pth` cannot be read here.
-pub fn weights_from_files(files: &[(String, Vec<u8>)]) -> Result<Weights, Failure> {
-    let find = |ext: &str| {
-        files
-            .iter()
-            .find(|(name, _)| name.to_ascii_lowercase().ends_with(ext))
-    };
-    let invalid = |name: &str, message: String| Failure::Invalid {
-        file: shorten(name, 80),
-        message,
-    };
-    let Some((name, bytes)) = find(".safetensors") else {
-        return Err(match files.first() {
-            Some((name, _)) if name.to_ascii_lowercase().ends_with(".pth") => invalid(name, format!(
-                "a PyTorch .pth file cannot be read in the browser. Convert it once with `lesion weights install --from {}` and pick the alexnet.safetensors (and manifest.json) it writes.",
-                shorten(name, 80)
-            )),
-            Some((name, _)) => invalid(name, "not a weights file lesion can read here (pick the .safetensors written by `lesion weights install`).".into()),
-            None => invalid("(nothing)", "no file was picked".into()),
-        });
-    };
-    let shown = shorten(name, 80);
-    let Some((manifest_name, text)) = find(".json") else {
-        let info = ModelInfo {
-            kind: ModelKind::Custom,
-            name: shown.clone(),
-            source: format!("{shown} (a file from this computer)"),
-        };
-        return manifest::decode(bytes, info, &shown).map_err(|e| file_failure(e, false));
-    };
-    let text =
-        std::str::from_utf8(text).map_err(|_| invalid(manifest_name, "not a text file".into()))?;
-    let manifest =
-        Manifest::parse(text, &shorten(manifest_name, 80)).map_err(|e| file_failure(e, false))?;
-    manifest::verify_file(manifest.weights_file(), bytes, &shown)
-        .map_err(|e| file_failure(e, true))?;
-    manifest::decode(bytes, manifest.model.clone(), &shown).map_err(|e| file_failure(e, false))
 }

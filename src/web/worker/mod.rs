@@ -3,6 +3,8 @@
 //! What to do next is decided by [`scheduler`] (plain Rust); this module runs it.
 
 browser_only!(device, engine, fetch, loader, run);
+pub mod picked;
+pub mod retry;
 pub mod scheduler;
 
 #[cfg(target_arch = "wasm32")]

@@ -71,7 +71,7 @@ pub fn start() {
         Closure::<dyn FnMut(MessageEvent)>::new(|event: MessageEvent| match codec::decode_request(
             event.data(),
         ) {
-            Ok(request) => handle(request),
+            Ok((request, beside)) => handle(request, beside),
             Err(failure) => post(Reply::EvalFailed(failure)),
         });
     let scope: DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
@@ -81,7 +81,7 @@ pub fn start() {
     post(Reply::Ready);
 }
 
-fn handle(request: Request) {
+fn handle(request: Request, beside: Option<JsValue>) {
     match request {
         Request::Load {
             model,
@@ -105,7 +105,7 @@ fn handle(request: Request) {
                 s.load
             });
             wasm_bindgen_futures::spawn_local(async move {
-                let loaded = load_files(files).await;
+                let loaded = load_files(files, beside).await;
                 finish_load(ticket, loaded);
             });
         }
@@ -129,9 +129,34 @@ fn finish_load(ticket: u64, loaded: Result<Loaded, Failure>) {
     }
 }
 
-async fn load_files(files: Vec<PickedFile>) -> Result<Loaded, Failure> {
-    let files: Vec<(String, Vec<u8>)> = files.into_iter().map(|f| (f.name, f.bytes)).collect();
-    let weights = loader::weights_from_files(&files)?;
+/// Reads each picked `File` (sent beside the request) once, after checking its size.
+async fn read_picked(
+    files: Vec<PickedFile>,
+    beside: Option<JsValue>,
+) -> Result<Vec<(String, Vec<u8>)>, Failure> {
+    let handles = js_sys::Array::from(&beside.unwrap_or(JsValue::UNDEFINED));
+    let mut read = Vec::with_capacity(files.len());
+    for (i, picked) in files.into_iter().enumerate() {
+        picked.check_size()?;
+        let unreadable = |why: &str| Failure::Invalid {
+            file: crate::text::shorten(&picked.name, 80),
+            message: format!("could not be read ({why})"),
+        };
+        let file: web_sys::File = handles
+            .get(i as u32)
+            .dyn_into()
+            .map_err(|_| unreadable("it did not reach the worker"))?;
+        let buffer = wasm_bindgen_futures::JsFuture::from(file.array_buffer())
+            .await
+            .map_err(|_| unreadable("the browser refused"))?;
+        read.push((picked.name, js_sys::Uint8Array::new(&buffer).to_vec()));
+    }
+    Ok(read)
+}
+
+async fn load_files(files: Vec<PickedFile>, beside: Option<JsValue>) -> Result<Loaded, Failure> {
+    let files = read_picked(files, beside).await?;
+    let weights = super::picked::weights_from_files(&files)?;
     drop(files);
     let (samples, backend) = STATE.with_borrow(|s| (s.samples.clone(), s.backend));
     let samples = samples.ok_or_else(|| {
