@@ -747,7 +747,11 @@ async fn weights_picked_from_this_computer_replace_the_model_or_are_refused() {
     let both = format!("{}\n{}", claimed.display(), renamed.display());
     browser.pick_file(std::path::Path::new(&both)).await;
     let start = Instant::now();
-    while !browser.text("#model").await.contains("AlexNet: alexnet.safetensors") {
+    while !browser
+        .text("#model")
+        .await
+        .contains("AlexNet: alexnet.safetensors")
+    {
         assert!(start.elapsed() < Duration::from_secs(120), "never loaded");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -859,7 +863,10 @@ async fn a_worker_that_cannot_start_is_an_error_within_seconds() {
     let site = site_copy();
     let rules = site.path().join("rules.json");
     // The worker's script is missing (it fires `error` before it says anything).
-    write_rules(&rules, json!({"faults": [{"path": "/worker-", "status": 404}]}));
+    write_rules(
+        &rules,
+        json!({"faults": [{"path": "/worker-", "status": 404}]}),
+    );
     let browser = Browser::serve(site.path().to_path_buf(), "", Some(&rules)).await;
     let text = browser
         .error_within("?backend=cpu", Duration::from_secs(30))
@@ -886,7 +893,10 @@ async fn network_faults_are_tried_again_or_refused_and_said() {
     let rules = site.path().join("rules.json");
     let weights = "/weights/demo/alexnet.safetensors";
     // More bytes than the manifest says: refused, not tried again.
-    write_rules(&rules, json!({"faults": [{"path": weights, "extra": 4096}]}));
+    write_rules(
+        &rules,
+        json!({"faults": [{"path": weights, "extra": 4096}]}),
+    );
     let browser = Browser::serve(site.path().to_path_buf(), "", Some(&rules)).await;
     let text = browser
         .error_within("?backend=cpu&images=10", Duration::from_secs(60))
@@ -894,11 +904,17 @@ async fn network_faults_are_tried_again_or_refused_and_said() {
     assert!(text.contains("refused"), "{text}");
     assert_eq!(browser.requests(weights), 1);
     // A server error every time: three tries with pauses, then the page says so.
-    write_rules(&rules, json!({"faults": [{"path": weights, "status": 503}]}));
+    write_rules(
+        &rules,
+        json!({"faults": [{"path": weights, "status": 503}]}),
+    );
     let text = browser
         .error_within("?backend=cpu&images=10", Duration::from_secs(60))
         .await;
-    assert!(text.contains("503") && text.contains("tried 3 times"), "{text}");
+    assert!(
+        text.contains("503") && text.contains("tried 3 times"),
+        "{text}"
+    );
     assert_eq!(browser.requests(weights), 1 + 3);
     // A download that stalls once: abandoned after the stall timeout, then it loads.
     write_rules(
