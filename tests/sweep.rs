@@ -1,31 +1,73 @@
 //! `lesion sweep` on the demo model: a CSV with every row, a well-formed SVG, and a rerun
-//! that reuses finished rows.
+//! that reuses finished rows; a torn last line is recomputed, a CSV from other weights or
+//! samples is refused, and a second sweep into the same folder fails at once.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
 use common::*;
 
-fn sweep(out: &std::path::Path) -> String {
-    let (weights, samples) = (reference("alexnet_demo.pth"), data().join("images_100"));
-    let args: Vec<&std::ffi::OsStr> = vec![
-        "sweep".as_ref(),
-        "--weights".as_ref(),
-        weights.as_os_str(),
-        "--samples".as_ref(),
-        samples.as_os_str(),
-        "--kind".as_ref(),
-        "drop".as_ref(),
-        "--layers".as_ref(),
-        "conv1,fc6".as_ref(),
-        "--amounts".as_ref(),
-        "0:0.9:0.45".as_ref(),
-        "--seeds".as_ref(),
-        "2".as_ref(),
-        "--out".as_ref(),
-        out.as_os_str(),
-    ];
-    String::from_utf8(lesion_ok(&args).stdout).unwrap()
+/// `lesion sweep` of `weights` on `samples` into `out` (drop damage), however it ends.
+fn sweep_with(
+    weights: &Path,
+    samples: &Path,
+    out: &Path,
+    layers: &str,
+    amounts: &str,
+    seeds: &str,
+) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lesion"))
+        .args(["sweep", "--kind", "drop", "--layers", layers])
+        .args(["--amounts", amounts, "--seeds", seeds])
+        .arg("--weights")
+        .arg(weights)
+        .arg("--samples")
+        .arg(samples)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("the lesion binary runs")
+}
+
+fn demo_pth() -> PathBuf {
+    reference("alexnet_demo.pth")
+}
+
+fn images() -> PathBuf {
+    data().join("images_100")
+}
+
+/// Both output streams, for messages and checks.
+fn all_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn sweep(out: &Path) -> String {
+    let done = sweep_with(&demo_pth(), &images(), out, "conv1,fc6", "0:0.9:0.45", "2");
+    assert!(done.status.success(), "{}", all_text(&done));
+    String::from_utf8(done.stdout).unwrap()
+}
+
+/// A small sweep of the demo model (conv1 at 0, 0.45 and 0.9, one seed): three rows.
+fn small_sweep(out: &Path) -> Output {
+    sweep_with(&demo_pth(), &images(), out, "conv1", "0:0.9:0.45", "1")
+}
+
+/// Asserts a clean failure whose message contains every needle.
+fn assert_fails_with(out: &Output, needles: &[&str]) {
+    let text = all_text(out);
+    assert!(!out.status.success(), "expected a failure:\n{text}");
+    assert!(!text.contains("panicked"), "{text}");
+    for needle in needles {
+        assert!(text.contains(needle), "should mention {needle:?}:\n{text}");
+    }
 }
 
 #[test]
@@ -35,12 +77,31 @@ fn sweep_writes_csv_and_svg_and_resumes() {
     assert!(first.contains("0 already in"), "{first}");
     let csv = std::fs::read_to_string(tmp.path().join("sweep.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    // Header + 2 layers x 3 amounts x 2 seeds.
-    assert_eq!(lines.len(), 1 + 12, "{csv}");
-    assert!(lines[0].starts_with("model,layer,kind,amount,seed,n,top1,"));
-    let header: Vec<&str> = lines[0].split(',').collect();
+    // What it was computed from, the header, and 2 layers x 3 amounts x 2 seeds.
+    assert_eq!(lines.len(), 2 + 12, "{csv}");
+    let sha = |hex: &str| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    let identity: Vec<&str> = lines[0].split(' ').collect();
+    assert!(
+        matches!(identity.as_slice(),
+            ["#", "lesion-sweep", w, s] if w.strip_prefix("weights=").is_some_and(sha)
+                && s.strip_prefix("samples=").is_some_and(sha)),
+        "{}",
+        lines[0]
+    );
+    let demo_sha = lesion::digest::read_sha256(std::fs::File::open(demo_pth()).unwrap()).unwrap();
+    assert_eq!(identity[2], format!("weights={demo_sha}"));
+    assert!(lines[1].starts_with("model,layer,kind,amount,seed,n,top1,"));
+    // Readable as a plain CSV by any reader that skips `#` comment lines.
+    let rows = csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .from_reader(csv.as_bytes())
+        .records()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    assert_eq!(rows.len(), 12);
+    let header: Vec<&str> = lines[1].split(',').collect();
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    for line in &lines[1..] {
+    for line in &lines[2..] {
         let f: Vec<&str> = line.split(',').collect();
         let amount: f64 = f[col("amount")].parse().unwrap();
         let rel: f64 = f[col("top1_rel")].parse().unwrap();
@@ -76,7 +137,7 @@ fn sweep_writes_csv_and_svg_and_resumes() {
         again.contains("12 already in") && again.contains("0 to compute"),
         "{again}"
     );
-    let kept: String = lines[..12].iter().map(|l| format!("{l}\n")).collect();
+    let kept: String = lines[..13].iter().map(|l| format!("{l}\n")).collect();
     std::fs::write(tmp.path().join("sweep.csv"), &kept).unwrap();
     let resumed = sweep(tmp.path());
     assert!(
@@ -84,7 +145,7 @@ fn sweep_writes_csv_and_svg_and_resumes() {
         "{resumed}"
     );
     let csv_after = std::fs::read_to_string(tmp.path().join("sweep.csv")).unwrap();
-    assert_eq!(csv_after.lines().count(), 13);
+    assert_eq!(csv_after.lines().count(), 14);
     assert_eq!(
         csv_after.lines().last(),
         lines.last().copied(),
@@ -117,4 +178,166 @@ fn bad_sweep_arguments_are_clear_errors() {
             "{amounts} {kind}: {stderr}"
         );
     }
+}
+
+#[test]
+fn a_torn_last_line_is_dropped_and_recomputed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("sweep.csv");
+    let first = small_sweep(tmp.path());
+    assert!(first.status.success(), "{}", all_text(&first));
+    let whole = std::fs::read_to_string(&path).unwrap();
+    let last_start = whole.trim_end().rfind('\n').unwrap() + 1;
+
+    // A crash mid-line: the last row is cut short and has no newline.
+    let torn_at = last_start + (whole.len() - last_start) / 2;
+    std::fs::write(&path, &whole[..torn_at]).unwrap();
+    let resumed = small_sweep(tmp.path());
+    let text = all_text(&resumed);
+    assert!(resumed.status.success(), "{text}");
+    assert!(
+        text.contains("warning") && text.contains("last line") && text.contains("sweep.csv"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 already in") && text.contains("1 to compute"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
+
+    // A crash that left a whole line of garbage at the end.
+    std::fs::write(&path, format!("{whole}conv1,\0\0\0\n")).unwrap();
+    let resumed = small_sweep(tmp.path());
+    let text = all_text(&resumed);
+    assert!(resumed.status.success(), "{text}");
+    assert!(
+        text.contains("warning") && text.contains("3 already in"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
+}
+
+#[test]
+fn a_torn_line_in_the_middle_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("sweep.csv");
+    let first = small_sweep(tmp.path());
+    assert!(first.status.success(), "{}", all_text(&first));
+    let whole = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = whole.lines().map(str::to_string).collect();
+    // Line 3 (the first row) cut short; the rows after it are whole.
+    let half = lines[2].len() / 2;
+    lines[2].truncate(half);
+    let damaged: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&path, &damaged).unwrap();
+    let out = small_sweep(tmp.path());
+    assert_fails_with(&out, &["sweep.csv", "line 3", "delete"]);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        damaged,
+        "left as it was"
+    );
+}
+
+/// A copy of `images_100` without its first image.
+fn other_samples(dir: &Path) -> PathBuf {
+    let samples = dir.join("samples");
+    std::fs::create_dir(&samples).unwrap();
+    for file in &sorted_files("images_100")[1..] {
+        std::fs::copy(images().join(file), samples.join(file)).unwrap();
+    }
+    samples
+}
+
+#[test]
+fn a_csv_from_other_weights_or_samples_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let path = out.join("sweep.csv");
+    let first = sweep_with(&demo_pth(), &images(), &out, "conv1", "0.5", "1");
+    assert!(first.status.success(), "{}", all_text(&first));
+    let whole = std::fs::read_to_string(&path).unwrap();
+
+    // Other weights under the same model name (the file stem).
+    let impostor = tmp.path().join("alexnet_demo.pth");
+    std::fs::copy(reference("alexnet_tiny.pth"), &impostor).unwrap();
+    let refused = sweep_with(&impostor, &images(), &out, "conv1", "0.5", "1");
+    assert_fails_with(&refused, &["sweep.csv", "other weights", "--out", "delete"]);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
+
+    // The same weights on another sample folder.
+    let samples = other_samples(tmp.path());
+    let refused = sweep_with(&demo_pth(), &samples, &out, "conv1", "0.5", "1");
+    assert_fails_with(&refused, &["sweep.csv", "other sample", "--out", "delete"]);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
+
+    // The same weights and samples resume.
+    let again = sweep_with(&demo_pth(), &images(), &out, "conv1", "0.5", "1");
+    assert!(
+        all_text(&again).contains("1 already in"),
+        "{}",
+        all_text(&again)
+    );
+}
+
+#[test]
+fn a_second_sweep_into_the_same_folder_fails_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lock = std::fs::File::create(tmp.path().join("sweep.csv.lock")).unwrap();
+    lock.try_lock().unwrap();
+    let started = std::time::Instant::now();
+    let busy = small_sweep(tmp.path());
+    assert_fails_with(&busy, &["sweep.csv", "another lesion sweep"]);
+    assert!(
+        !tmp.path().join("sweep.csv").exists(),
+        "the second sweep wrote nothing"
+    );
+    println!("refused after {:?}", started.elapsed());
+    // The lock file stays behind (as after a crash), but without its lock it blocks nothing.
+    drop(lock);
+    let ran = small_sweep(tmp.path());
+    assert!(ran.status.success(), "{}", all_text(&ran));
+    let csv = std::fs::read_to_string(tmp.path().join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 2 + 3, "{csv}");
+}
+
+#[test]
+fn two_sweeps_started_together_write_one_header() {
+    let tmp = tempfile::tempdir().unwrap();
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lesion"))
+            .args([
+                "sweep",
+                "--layers",
+                "conv1",
+                "--amounts",
+                "0,0.5",
+                "--seeds",
+                "1",
+            ])
+            .arg("--weights")
+            .arg(demo_pth())
+            .arg("--samples")
+            .arg(images())
+            .arg("--out")
+            .arg(tmp.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (start(), start());
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    for out in &outs {
+        let text = all_text(out);
+        assert!(
+            out.status.success() || text.contains("another lesion sweep"),
+            "{text}"
+        );
+    }
+    assert!(outs.iter().any(|o| o.status.success()));
+    let csv = std::fs::read_to_string(tmp.path().join("sweep.csv")).unwrap();
+    let count = |prefix: &str| csv.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!((count("# lesion-sweep"), count("model,")), (1, 1), "{csv}");
+    assert_eq!(csv.lines().count(), 2 + 2, "{csv}");
 }

@@ -1,10 +1,12 @@
 //! `lesion sweep`: accuracy against amount of damage, per layer, over several seeds, as a
 //! CSV (one row per layer, kind, amount and seed) and an SVG figure like the paper's.
-//! Rows already in the CSV are kept and not recomputed, so an interrupted sweep resumes.
+//! Rows already in the CSV are kept and not recomputed, so an interrupted sweep resumes;
+//! the CSV records the weights and samples it was computed from ([`file`]).
+
+mod file;
 
 use std::collections::BTreeSet;
-use std::fs::OpenOptions;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -170,19 +172,6 @@ impl Row {
     }
 }
 
-/// Rows already written (none when the file does not exist yet).
-pub fn read_rows(path: &Path) -> anyhow::Result<Vec<Row>> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    reader
-        .deserialize()
-        .collect::<Result<Vec<Row>, _>>()
-        .with_context(|| format!("{}: not a lesion sweep CSV", path.display()))
-}
-
 /// One setting to compute: a layer, a seed and an amount.
 type Job = (Layer, u64, f64);
 
@@ -191,14 +180,20 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     if args.seeds == 0 || args.layers.is_empty() {
         bail!("nothing to sweep: give at least one seed and one layer");
     }
-    let weights = source::open(&args.weights)?;
-    let model = weights.info().name.clone();
-    let description = weights.info().describe();
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
     let csv_path = args.out.join("sweep.csv");
-    let mut rows = read_rows(&csv_path)?;
-    let done: BTreeSet<Key> = rows.iter().map(Row::key).collect();
+    // Held until the figure is written; a second sweep into this folder fails here, at once.
+    let lock = file::lock(&csv_path)?;
+    let (weights, weights_sha256) = source::open_with_sha256(&args.weights)?;
+    let identity = file::Identity {
+        weights: weights_sha256,
+        samples: file::samples_sha256(&args.samples)?,
+    };
+    let model = weights.info().name.clone();
+    let description = weights.info().describe();
+    let mut csv = file::SweepFile::open(&csv_path, &identity, &lock)?;
+    let done: BTreeSet<Key> = csv.rows.iter().map(Row::key).collect();
     let mut todo: Vec<Job> = Vec::new();
     for &layer in &args.layers {
         for seed in 0..args.seeds {
@@ -221,26 +216,27 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         todo.len()
     );
     if !todo.is_empty() {
-        compute(&args, weights, todo, &csv_path, &mut rows)?;
+        compute(&args, weights, todo, &mut csv)?;
     }
     let svg_path = args.out.join("sweep.svg");
-    let selected: Vec<Row> = rows
+    let selected: Vec<Row> = csv
+        .rows
         .into_iter()
         .filter(|r| r.model == model && r.kind == args.kind.name())
         .collect();
     std::fs::write(&svg_path, figure::svg(&selected, args.kind, &description))
         .with_context(|| format!("{}: cannot write", svg_path.display()))?;
     println!("wrote {} and {}", csv_path.display(), svg_path.display());
+    drop(lock);
     Ok(())
 }
 
-/// Evaluates every job, appending its row to the CSV at `csv_path` (and to `rows`).
+/// Evaluates every job, appending its row to `csv`.
 fn compute(
     args: &SweepArgs,
     weights: Weights,
     todo: Vec<Job>,
-    csv_path: &Path,
-    rows: &mut Vec<Row>,
+    csv: &mut file::SweepFile,
 ) -> anyhow::Result<()> {
     let model = weights.info().name.clone();
     let samples = SampleSet::load_dir(&args.samples)?;
@@ -251,14 +247,6 @@ fn compute(
     );
     bar.set_message("intact model");
     let mut session = pollster::block_on(Session::new(weights, &samples, device, |_, _| {}))?;
-    let file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(csv_path)
-        .with_context(|| format!("{}: cannot write", csv_path.display()))?;
-    let mut writer = csv::WriterBuilder::new()
-        .has_headers(rows.is_empty())
-        .from_writer(file);
     let kind = args.kind;
     for (layer, seed, amount) in todo {
         bar.set_message(format!(
@@ -274,11 +262,14 @@ fn compute(
             settings.layers.insert(layer, Damage::new(kind, amount)?);
         }
         let assessment = pollster::block_on(session.assess_now(&settings, |_, _| {}))?;
-        let row = Row::new(&model, layer, kind, amount, seed, &assessment.metrics());
-        // Written and flushed row by row: an interrupted sweep keeps what it finished.
-        writer.serialize(&row)?;
-        writer.flush()?;
-        rows.push(row);
+        csv.push(Row::new(
+            &model,
+            layer,
+            kind,
+            amount,
+            seed,
+            &assessment.metrics(),
+        ))?;
         bar.inc(1);
     }
     bar.finish_and_clear();
