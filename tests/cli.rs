@@ -415,7 +415,7 @@ fn manifest_with_wrong_sha256_is_a_clear_error() {
 }
 
 #[test]
-fn empty_or_polluted_sample_folders_are_clear_errors() {
+fn an_empty_sample_folder_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let weights = reference("alexnet_tiny.pth");
     let empty = tmp.path().join("empty");
@@ -425,20 +425,75 @@ fn empty_or_polluted_sample_folders_are_clear_errors() {
         tmp.path(),
     );
     assert_fails_with(&out, &["empty", "no images"]);
+}
 
+/// Two images, a zero-byte `.jpg`, a text file and a truncated PNG: without `--strict`
+/// the run skips the three bad files, warning about each by name, and evaluates the two;
+/// with `--strict` it stops at the first bad one (in file-name order). Never a panic.
+#[test]
+fn bad_files_in_a_sample_folder_are_skipped_by_name_or_stop_a_strict_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let weights = reference("alexnet_tiny.pth");
     let polluted = tmp.path().join("polluted");
     std::fs::create_dir(&polluted).unwrap();
-    std::fs::copy(
-        data().join("images_100/n01440764_tench.jpg"),
-        polluted.join("n01440764_tench.jpg"),
-    )
-    .unwrap();
+    for file in ["n01440764_tench.jpg", "n01530575_brambling.jpg"] {
+        std::fs::copy(data().join("images_1000").join(file), polluted.join(file)).unwrap();
+    }
+    std::fs::write(polluted.join("n01440764_empty.jpg"), b"").unwrap();
     std::fs::write(polluted.join("notes.txt"), "not an image").unwrap();
+    let png = std::fs::read("tests/fixtures/images/rgb.png").unwrap();
+    std::fs::write(polluted.join("cut.png"), &png[..png.len() / 2]).unwrap();
+
     let out = lesion(
-        &["eval", "--weights", s(&weights), "--samples", s(&polluted)],
+        &[
+            "eval",
+            "--weights",
+            s(&weights),
+            "--samples",
+            s(&polluted),
+            "--json",
+        ],
         tmp.path(),
     );
-    assert_fails_with(&out, &["notes.txt", "not a readable JPEG or PNG image"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for (file, why) in [
+        ("n01440764_empty.jpg", "empty file (0 bytes)"),
+        ("notes.txt", "not a readable JPEG or PNG image"),
+        ("cut.png", "not a readable JPEG or PNG image"),
+    ] {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains(file))
+            .unwrap_or_else(|| panic!("no warning names {file}:\n{stderr}"));
+        assert!(
+            line.starts_with("lesion: warning:") && line.contains(why) && line.contains("skipped"),
+            "{line}"
+        );
+    }
+    let json: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let files: Vec<&str> = json["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["n01440764_tench.jpg", "n01530575_brambling.jpg"]);
+    assert_eq!(json["n"], 2);
+
+    let out = lesion(
+        &[
+            "eval",
+            "--weights",
+            s(&weights),
+            "--samples",
+            s(&polluted),
+            "--strict",
+        ],
+        tmp.path(),
+    );
+    assert_fails_with(&out, &["cut.png", "not a readable JPEG or PNG image"]);
 }
 
 #[test]

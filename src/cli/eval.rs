@@ -29,6 +29,10 @@ pub struct EvalArgs {
     /// Evaluate N of the images, spread evenly in file-name order (the page's `?images=N`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(crate::share::MIN_IMAGES as i64..))]
     images: Option<u32>,
+    /// Stop at the first sample file that is not a readable image, instead of skipping
+    /// it with a warning.
+    #[arg(long)]
+    strict: bool,
     #[command(flatten)]
     damage: DamageArgs,
 }
@@ -37,7 +41,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let settings = args.damage.settings()?;
     let weights = source::open(&args.weights)?;
     let info = weights.info().clone();
-    let samples = SampleSet::load_dir(&args.samples)?.keep_spread(args.images.map(|n| n as usize));
+    let samples =
+        load_samples(&args.samples, args.strict)?.keep_spread(args.images.map(|n| n as usize));
     let device = args.device.init()?;
     let damaged = !settings.layers.is_empty();
     let bar = ProgressBar::new(samples.len() as u64 * if damaged { 2 } else { 1 }).with_style(
@@ -71,6 +76,19 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The images in `dir`: with `strict`, the first file that is not a readable image is
+/// the error; without, each such file is skipped with a warning naming it.
+fn load_samples(dir: &Path, strict: bool) -> anyhow::Result<SampleSet> {
+    if strict {
+        return Ok(SampleSet::load_dir(dir)?);
+    }
+    let loaded = SampleSet::load_dir_skipping(dir)?;
+    for why in &loaded.skipped {
+        eprintln!("lesion: warning: {why}; skipped (--strict stops here instead)");
+    }
+    Ok(loaded.set)
 }
 
 /// Writes `logits` as f32 safetensors (`logits`, [N, classes]).

@@ -1,7 +1,11 @@
 //! torchvision's evaluation transform: resize the shorter side to 256 (bilinear),
 //! centre-crop 224, scale to [0, 1], normalise with ImageNet's mean and std.
 
-use image::{RgbImage, imageops::FilterType};
+use std::io::Cursor;
+
+use image::{
+    DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage, imageops::FilterType,
+};
 
 use crate::error::{LesionError, Result};
 
@@ -12,21 +16,145 @@ pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
 /// Values in one preprocessed image (3 x 224 x 224).
 pub const IMAGE_LEN: usize = 3 * (CROP as usize) * (CROP as usize);
 
-/// Decodes an encoded image and returns its 224x224 centre crop as RGB bytes (HWC).
-pub fn decode_and_crop(bytes: &[u8], name: &str) -> Result<RgbImage> {
-    let img = image::load_from_memory(bytes)
-        .map_err(|e| LesionError::samples(name, format!("not a readable JPEG or PNG image: {e}")))?
-        .to_rgb8();
-    let (w, h) = img.dimensions();
-    if w == 0 || h == 0 {
-        return Err(LesionError::samples(name, "image has no pixels"));
-    }
-    // torchvision: the shorter side becomes 256, the longer int(256 * long / short).
-    let (nw, nh) = if w <= h {
-        (RESIZE, (RESIZE as u64 * h as u64 / w as u64) as u32)
-    } else {
-        ((RESIZE as u64 * w as u64 / h as u64) as u32, RESIZE)
+/// Widest and tallest image accepted, in pixels; a larger one is refused at its header.
+pub const MAX_SIDE: u32 = 16_384;
+/// Most bytes the decoder may allocate for one image, its pixels included: 256 MiB, an
+/// RGB photo of about 89 megapixels (a 16-bit or RGBA one of fewer).
+pub const MAX_DECODE_BYTES: u64 = 256 << 20;
+/// Longest side the resize may produce: 64 times the shorter side's 256, so images at
+/// most 64 times as long as they are wide. The resized image is then at most
+/// 256 x 16,384 RGB (12 MiB), and the resize's f32 RGBA intermediate at most
+/// 256 x [`MAX_SIDE`] x 16 bytes (64 MiB).
+pub const MAX_RESIZED_SIDE: u32 = RESIZE * 64;
+
+/// Bounds on what one image may make the decoder and the resize do; [`ImageLimits::DEFAULT`]
+/// holds the constants above. With them, decoding and cropping one image needs at most
+/// about `max_alloc` for the decoded pixels, as much again for their conversion to RGB,
+/// and the resize's intermediate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageLimits {
+    /// Largest width and height accepted, in pixels.
+    pub max_side: u32,
+    /// Most bytes the decoder may allocate.
+    pub max_alloc: u64,
+    /// Longest side the resize to a shorter side of 256 may produce.
+    pub max_resized_side: u32,
+}
+
+impl ImageLimits {
+    pub const DEFAULT: Self = Self {
+        max_side: MAX_SIDE,
+        max_alloc: MAX_DECODE_BYTES,
+        max_resized_side: MAX_RESIZED_SIDE,
     };
+}
+
+impl Default for ImageLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+const UNREADABLE: &str = "not a readable JPEG or PNG image";
+
+/// Decodes a JPEG or PNG to RGB as PIL's `convert("RGB")` does (alpha dropped, gray and
+/// palette expanded, CMYK converted), within `limits`: the size is checked at the header,
+/// before any pixel is decoded. Errors name `name`.
+pub fn decode(bytes: &[u8], name: &str, limits: &ImageLimits) -> Result<RgbImage> {
+    let unreadable =
+        |e: &dyn std::fmt::Display| LesionError::samples(name, format!("{UNREADABLE}: {e}"));
+    if bytes.is_empty() {
+        return Err(LesionError::samples(
+            name,
+            format!("empty file (0 bytes), {UNREADABLE}"),
+        ));
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| unreadable(&e))?;
+    if !matches!(reader.format(), Some(ImageFormat::Jpeg | ImageFormat::Png)) {
+        return Err(LesionError::samples(
+            name,
+            format!("{UNREADABLE}: it starts with neither a JPEG nor a PNG signature"),
+        ));
+    }
+    let mut decoder_limits = Limits::default();
+    decoder_limits.max_image_width = Some(limits.max_side);
+    decoder_limits.max_image_height = Some(limits.max_side);
+    decoder_limits.max_alloc = Some(limits.max_alloc);
+    // The header alone first, with no size limit, so that a refusal can give the size.
+    reader.no_limits();
+    let mut decoder = reader.into_decoder().map_err(|e| unreadable(&e))?;
+    let (w, h) = decoder.dimensions();
+    check_size(w, h, limits).map_err(|why| LesionError::samples(name, why))?;
+    let needed = decoder.total_bytes();
+    if needed > limits.max_alloc {
+        return Err(LesionError::samples(
+            name,
+            format!(
+                "is {w}x{h} pixels: decoding it needs {needed} bytes, more than the {} allowed",
+                limits.max_alloc
+            ),
+        ));
+    }
+    decoder_limits.reserve(needed).map_err(|e| unreadable(&e))?;
+    decoder
+        .set_limits(decoder_limits)
+        .map_err(|e| unreadable(&e))?;
+    let img = DynamicImage::from_decoder(decoder).map_err(|e| unreadable(&e))?;
+    Ok(img.into_rgb8())
+}
+
+/// Why a `w` x `h` image is refused, if it is.
+fn check_size(w: u32, h: u32, limits: &ImageLimits) -> std::result::Result<(), String> {
+    if w == 0 || h == 0 {
+        return Err(format!("is {w}x{h} pixels: an image with no pixels"));
+    }
+    if w > limits.max_side || h > limits.max_side {
+        return Err(format!(
+            "is {w}x{h} pixels, larger than the {0}x{0} accepted",
+            limits.max_side
+        ));
+    }
+    let (nw, nh) = resized(w, h);
+    let long = nw.max(nh);
+    if long > limits.max_resized_side as u64 {
+        return Err(format!(
+            "is {w}x{h} pixels: resizing its shorter side to {RESIZE} would make the longer \
+             {long} px, more than the {} accepted (an aspect ratio over {}:1)",
+            limits.max_resized_side,
+            limits.max_resized_side / RESIZE
+        ));
+    }
+    Ok(())
+}
+
+/// torchvision's `Resize(256)`: the shorter side becomes 256, the longer
+/// int(256 * long / short). In u64, so no aspect ratio wraps.
+fn resized(w: u32, h: u32) -> (u64, u64) {
+    let (w, h, r) = (w as u64, h as u64, RESIZE as u64);
+    if w <= h {
+        (r, r * h / w)
+    } else {
+        (r * w / h, r)
+    }
+}
+
+/// Decodes an encoded image within [`ImageLimits::DEFAULT`] and returns its 224x224
+/// centre crop as RGB bytes (HWC).
+pub fn decode_and_crop(bytes: &[u8], name: &str) -> Result<RgbImage> {
+    decode_and_crop_within(bytes, name, &ImageLimits::DEFAULT)
+}
+
+/// [`decode_and_crop`] within `limits`.
+pub fn decode_and_crop_within(bytes: &[u8], name: &str, limits: &ImageLimits) -> Result<RgbImage> {
+    let img = decode(bytes, name, limits)?;
+    let (w, h) = img.dimensions();
+    // Checked by `decode`; again here, since the crop below relies on it.
+    check_size(w, h, limits).map_err(|why| LesionError::samples(name, why))?;
+    let (nw, nh) = resized(w, h);
+    // Both fit in u32: at most `max_resized_side`.
+    let (nw, nh) = (nw as u32, nh as u32);
     let img = if (nw, nh) == (w, h) {
         img
     } else {
@@ -63,7 +191,28 @@ pub fn normalise(crop: &[u8]) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
-    use super::round_half_even;
+    use super::*;
+
+    #[test]
+    fn sizes_are_checked_against_the_limits() {
+        let ok = |w, h| check_size(w, h, &ImageLimits::DEFAULT);
+        assert_eq!(ok(256, 256), Ok(()));
+        assert_eq!(ok(MAX_SIDE, MAX_SIDE), Ok(()));
+        assert_eq!(ok(4, 256), Ok(()), "64:1 exactly resizes to 256 x 16384");
+        assert_eq!(ok(256, 4), Ok(()));
+        assert!(ok(4, 257).unwrap_err().contains("16448"));
+        assert!(ok(MAX_SIDE + 1, 300).unwrap_err().contains("16385x300"));
+        assert!(ok(0, 10).unwrap_err().contains("no pixels"));
+        assert!(ok(1, u32::MAX).is_err());
+        let wide = ImageLimits {
+            max_side: u32::MAX,
+            max_resized_side: u32::MAX,
+            ..ImageLimits::DEFAULT
+        };
+        // 256 * (2^32 - 1) needs 40 bits: refused, not wrapped.
+        assert!(check_size(1, u32::MAX, &wide).is_err());
+        assert_eq!(resized(1, u32::MAX), (256, 256 * u32::MAX as u64));
+    }
 
     #[test]
     fn rounds_like_python() {

@@ -15,6 +15,20 @@ pub struct Sample {
     pub pixels: Vec<f32>,
 }
 
+/// What loading a sample set does with a file that is not a readable image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnBadFile {
+    Stop,
+    Skip,
+}
+
+/// A sample set and the files left out of it, each as the error that names it.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub set: SampleSet,
+    pub skipped: Vec<LesionError>,
+}
+
 /// Images in sorted file-name order.
 #[derive(Debug, Clone, Default)]
 pub struct SampleSet {
@@ -60,37 +74,67 @@ impl SampleSet {
         }
     }
 
-    /// Builds a set from encoded image files; `origin` names the set in messages.
-    pub fn from_encoded(mut files: Vec<(String, Vec<u8>)>, origin: &str) -> Result<Self> {
-        if files.is_empty() {
-            return Err(LesionError::samples(
-                origin,
-                "no images (expected .jpg, .jpeg or .png files)",
-            ));
-        }
+    /// Builds a set from encoded image files; `origin` names the set in messages. The
+    /// first file that is not a readable image is an error naming it.
+    pub fn from_encoded(files: Vec<(String, Vec<u8>)>, origin: &str) -> Result<Self> {
+        Ok(Self::build(files, origin, OnBadFile::Stop)?.set)
+    }
+
+    /// [`SampleSet::from_encoded`], leaving out every file that is not a readable image
+    /// (each with the error that names it); an error only when no image is left.
+    pub fn from_encoded_skipping(files: Vec<(String, Vec<u8>)>, origin: &str) -> Result<Loaded> {
+        Self::build(files, origin, OnBadFile::Skip)
+    }
+
+    fn build(mut files: Vec<(String, Vec<u8>)>, origin: &str, on_bad: OnBadFile) -> Result<Loaded> {
         files.sort_by(|a, b| a.0.cmp(&b.0));
-        let samples = files
-            .into_iter()
-            .map(|(file, bytes)| {
-                let shown = format!("{origin}/{file}");
-                let crop = preprocess::decode_and_crop(&bytes, &shown)?;
-                Ok(Sample {
+        let mut loaded = Loaded::default();
+        for (file, bytes) in files {
+            let shown = format!("{origin}/{file}");
+            match preprocess::decode_and_crop(&bytes, &shown) {
+                Ok(crop) => loaded.set.samples.push(Sample {
                     label: label_from_file_name(&file),
                     pixels: preprocess::normalise(crop.as_raw()),
                     file,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Self { samples })
+                }),
+                Err(e) if on_bad == OnBadFile::Skip => loaded.skipped.push(e),
+                Err(e) => return Err(e),
+            }
+        }
+        if loaded.set.is_empty() {
+            let skipped = match loaded.skipped.len() {
+                0 => String::new(),
+                n => format!("; {n} unreadable file(s) skipped"),
+            };
+            return Err(LesionError::samples(
+                origin,
+                format!("no images (expected .jpg, .jpeg or .png files){skipped}"),
+            ));
+        }
+        Ok(loaded)
     }
 
     /// Reads every file in `dir`. Sub-folders and hidden files are skipped; any other file
     /// that is not a readable image is an error naming it.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load_dir(dir: &std::path::Path) -> Result<Self> {
+        Ok(Self::load_dir_with(dir, OnBadFile::Stop)?.set)
+    }
+
+    /// [`SampleSet::load_dir`], leaving out (and listing) every file that cannot be read
+    /// or is not a readable image; an error only when the folder cannot be listed or no
+    /// image is left.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn load_dir_skipping(dir: &std::path::Path) -> Result<Loaded> {
+        Self::load_dir_with(dir, OnBadFile::Skip)
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    fn load_dir_with(dir: &std::path::Path, on_bad: OnBadFile) -> Result<Loaded> {
         let shown = dir.display().to_string();
         let entries = std::fs::read_dir(dir).map_err(|e| LesionError::io(&shown, e))?;
         let mut files = Vec::new();
+        let mut unreadable = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| LesionError::io(&shown, e))?;
             let path = entry.path();
@@ -98,11 +142,18 @@ impl SampleSet {
             if name.starts_with('.') || path.is_dir() {
                 continue;
             }
-            let bytes =
-                std::fs::read(&path).map_err(|e| LesionError::io(path.display().to_string(), e))?;
-            files.push((name, bytes));
+            match std::fs::read(&path) {
+                Ok(bytes) => files.push((name, bytes)),
+                Err(e) if on_bad == OnBadFile::Skip => {
+                    unreadable.push(LesionError::io(path.display().to_string(), e))
+                }
+                Err(e) => return Err(LesionError::io(path.display().to_string(), e)),
+            }
         }
-        Self::from_encoded(files, &shown)
+        let mut loaded = Self::build(files, &shown, on_bad)?;
+        unreadable.append(&mut loaded.skipped);
+        loaded.skipped = unreadable;
+        Ok(loaded)
     }
 
     pub fn len(&self) -> usize {
@@ -124,5 +175,63 @@ impl SampleSet {
             out.extend_from_slice(&s.pixels);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PNG: &[u8] = include_bytes!("../../tests/fixtures/images/rgb.png");
+
+    fn files() -> Vec<(String, Vec<u8>)> {
+        vec![
+            ("b.png".into(), PNG.to_vec()),
+            ("a_empty.jpg".into(), Vec::new()),
+            ("c.txt".into(), b"text".to_vec()),
+            ("n01440764_tench.png".into(), PNG.to_vec()),
+        ]
+    }
+
+    #[test]
+    fn a_bad_file_stops_a_strict_load_and_is_named() {
+        let err = SampleSet::from_encoded(files(), "set")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("set/a_empty.jpg: empty file"), "{err}");
+    }
+
+    #[test]
+    fn bad_files_are_skipped_and_listed_by_name() {
+        let loaded = SampleSet::from_encoded_skipping(files(), "set").unwrap();
+        let kept: Vec<_> = loaded.set.samples.iter().map(|s| s.file.as_str()).collect();
+        assert_eq!(kept, ["b.png", "n01440764_tench.png"]);
+        assert_eq!(loaded.set.labels(), [None, Some(0)]);
+        let skipped: Vec<String> = loaded.skipped.iter().map(|e| e.to_string()).collect();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert!(
+            skipped[0].starts_with("set/a_empty.jpg: empty file"),
+            "{skipped:?}"
+        );
+        assert!(
+            skipped[1].starts_with("set/c.txt: not a readable"),
+            "{skipped:?}"
+        );
+    }
+
+    #[test]
+    fn a_set_with_no_readable_image_is_an_error() {
+        let bad = files()
+            .into_iter()
+            .filter(|(f, _)| !f.ends_with("png"))
+            .collect();
+        let err = SampleSet::from_encoded_skipping(bad, "set")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no images") && err.contains("2 unreadable"),
+            "{err}"
+        );
+        assert!(SampleSet::from_encoded_skipping(Vec::new(), "set").is_err());
     }
 }
