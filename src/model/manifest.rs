@@ -190,16 +190,22 @@ pub fn decode(bytes: &[u8], info: ModelInfo, path: &str) -> Result<Weights> {
         let raw = view.data();
         let data: Vec<f32> = match view.dtype() {
             Dtype::F32 => raw
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .as_chunks::<4>()
+                .0
+                .iter()
+                .map(|c| f32::from_le_bytes(*c))
                 .collect(),
             Dtype::F16 => raw
-                .chunks_exact(2)
-                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+                .as_chunks::<2>()
+                .0
+                .iter()
+                .map(|c| half::f16::from_le_bytes(*c).to_f32())
                 .collect(),
             Dtype::BF16 => raw
-                .chunks_exact(2)
-                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+                .as_chunks::<2>()
+                .0
+                .iter()
+                .map(|c| half::bf16::from_le_bytes(*c).to_f32())
                 .collect(),
             other => {
                 return Err(LesionError::weights(
@@ -211,11 +217,58 @@ pub fn decode(bytes: &[u8], info: ModelInfo, path: &str) -> Result<Weights> {
         let tensor = HostTensor::read(path, name, view.shape().to_vec(), data)?;
         tensors.insert(name.to_string(), tensor);
     }
-    Weights::new(info, tensors)
+    Weights::read(info, tensors, path)
 }
 
 /// Verifies the weight bytes against the manifest, then decodes them.
 pub fn load_verified(manifest: &Manifest, bytes: &[u8], path: &str) -> Result<Weights> {
     verify_file(manifest.weights_file(), bytes, path)?;
     decode(bytes, manifest.model.clone(), path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ModelKind;
+    use crate::model::weights::tests::tiny;
+
+    fn info() -> ModelInfo {
+        ModelInfo {
+            kind: ModelKind::Custom,
+            name: "tiny".into(),
+            source: "converted-from.pth".into(),
+        }
+    }
+
+    /// A safetensors file that is not an AlexNet: the error named the `.pth` the model
+    /// was once converted from (the manifest's `model.source`), not the file being read.
+    #[test]
+    fn a_layout_error_names_the_file_read() {
+        let mut tensors = tiny();
+        tensors.remove("features.3.weight");
+        let views: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+            .iter()
+            .map(|(k, t)| {
+                let bytes = t.data().iter().flat_map(|v| v.to_le_bytes()).collect();
+                (k.clone(), bytes, t.shape().to_vec())
+            })
+            .collect();
+        let bytes = safetensors::serialize(
+            views.iter().map(|(k, b, shape)| {
+                (
+                    k.as_str(),
+                    TensorView::new(Dtype::F32, shape.clone(), b).unwrap(),
+                )
+            }),
+            None,
+        )
+        .unwrap();
+        let err = decode(&bytes, info(), "dir/alexnet.safetensors")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("dir/alexnet.safetensors: ") && err.contains("features.3.weight"),
+            "{err}"
+        );
+    }
 }

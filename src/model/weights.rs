@@ -150,6 +150,21 @@ impl Weights {
         })
     }
 
+    /// [`Weights::new`] for tensors read from the file `path`, which errors name (rather
+    /// than `info.source`, which may be the file the weights were once converted from).
+    pub(crate) fn read(
+        info: ModelInfo,
+        tensors: BTreeMap<String, HostTensor>,
+        path: &str,
+    ) -> Result<Self> {
+        let architecture = Architecture::of(&tensors, path)?;
+        Ok(Self {
+            info,
+            tensors,
+            architecture,
+        })
+    }
+
     pub fn info(&self) -> &ModelInfo {
         &self.info
     }
@@ -216,11 +231,11 @@ impl Weights {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The smallest AlexNet layout: one channel per convolution, two units per fc layer.
-    fn tiny() -> BTreeMap<String, HostTensor> {
+    pub(crate) fn tiny() -> BTreeMap<String, HostTensor> {
         let shapes: [(Layer, Vec<usize>); 8] = [
             (Layer::Conv1, vec![1, 3, 11, 11]),
             (Layer::Conv2, vec![1, 1, 5, 5]),
