@@ -15,6 +15,8 @@ if [ ! -f "$weights/index.json" ]; then
 fi
 cp -r "$weights" "$TRUNK_STAGING_DIR/weights"
 cd "$TRUNK_STAGING_DIR"
+# Not the install's lock file, nor a temporary file a stopped install left.
+find weights -name '.*' -type f -delete
 
 hash() {
   if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1"; else shasum -a 256 "$1"; fi \

@@ -738,7 +738,7 @@ async fn weights_picked_from_this_computer_replace_the_model_or_are_refused() {
         &std::fs::read_to_string(site().join("weights/demo/manifest.json")).unwrap(),
     )
     .unwrap();
-    manifest["model"]["kind"] = json!("Official");
+    manifest["model"]["kind"] = json!("official");
     manifest["model"]["name"] = json!("official");
     let claimed = dir.path().join("manifest.json");
     std::fs::write(&claimed, manifest.to_string()).unwrap();
@@ -752,7 +752,11 @@ async fn weights_picked_from_this_computer_replace_the_model_or_are_refused() {
         .await
         .contains("AlexNet: alexnet.safetensors")
     {
-        assert!(start.elapsed() < Duration::from_secs(120), "never loaded");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "never loaded: {}",
+            browser.text("#file-status").await
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(browser.attr("#model", "data-kind").await, "custom");

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use web_sys::{ErrorEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
+use web_sys::{ErrorEvent, Event, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use crate::web::protocol::{Envelope, Failure, Reply, Request, codec};
 
@@ -28,7 +28,7 @@ fn worker_script() -> Result<String, Failure> {
 pub struct Client {
     worker: Worker,
     _on_message: Closure<dyn FnMut(MessageEvent)>,
-    _on_error: Closure<dyn FnMut(ErrorEvent)>,
+    _on_error: Closure<dyn FnMut(Event)>,
 }
 
 impl Client {
@@ -44,11 +44,17 @@ impl Client {
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             replies(codec::decode_reply(event.data()))
         });
-        let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |event: ErrorEvent| {
+        // An uncaught error in the worker is an `ErrorEvent`; a module script that cannot be
+        // fetched or parsed fires a plain `Event`, with no message of its own.
+        let on_error = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
             event.prevent_default();
+            let message = match event.dyn_ref::<ErrorEvent>() {
+                Some(error) => error.message(),
+                None => "its script could not be loaded (a network error, or a redeploy: reload the page)".into(),
+            };
             on_reply(Envelope {
                 generation: 0,
-                reply: Reply::Crashed(event.message()),
+                reply: Reply::Crashed(message),
             });
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
