@@ -1,6 +1,6 @@
 //! `lesion weights install` next to other installs: a failed download keeps the default,
-//! a corrupt `index.json` is refused and left alone, and an install never takes another's
-//! temporary files.
+//! a corrupt `index.json` is refused and left alone, an install never takes another's
+//! temporary files, and `--padded-demo` installs the demo model at full size.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -191,4 +191,61 @@ fn installs_at_the_same_time_all_reach_the_index() {
         ["u0", "u1", "u2", "u3"],
         "no install's entry lost"
     );
+}
+
+/// `--padded-demo` installs the demo model zero-padded to torchvision's full size, as
+/// custom weights: every installed value is the padded demo's, rounded to f16.
+#[test]
+fn the_padded_demo_installs_at_full_size_as_custom_weights() {
+    use lesion::model::padded::pad_to_full_size;
+    use lesion::model::{ModelKind, official};
+    let tmp = tempfile::tempdir().unwrap();
+    let weights = tmp.path().join("weights");
+    let demo = reference("alexnet_demo.pth");
+    let refused = ["weights", "install", "--padded-demo", "--demo"];
+    assert!(!lesion(&refused, tmp.path()).status.success());
+
+    let mut args = vec!["weights", "install", "--padded-demo"];
+    args.extend(["--demo-from", s(&demo), "--dir", s(&weights)]);
+    let started = std::time::Instant::now();
+    let out = lesion(&args, tmp.path());
+    println!("install --padded-demo took {:?}", started.elapsed());
+    let text = all_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("custom AlexNet (demo-full)")
+            && text.contains("zero-padded to torchvision's full size")
+            && text.contains("DEMO model, not the ImageNet AlexNet")
+            && text.contains("61100840 parameters")
+            && !text.contains("not available"),
+        "{text}"
+    );
+    let index = index(&weights);
+    assert_eq!(names(&index), ["demo-full"]);
+    assert_eq!(index["models"][0]["model"]["kind"], "custom");
+
+    let manifest_path = weights.join("demo-full/manifest.json");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap()).unwrap();
+    let demo_sha = lesion::cli::source::file_sha256(&demo).unwrap();
+    assert_eq!(manifest["source_sha256"], demo_sha.as_str());
+    assert_eq!(manifest["parameters"], 61_100_840);
+    let (installed, sha) = lesion::cli::source::open_manifest(&manifest_path).unwrap();
+    assert_eq!(installed.info().kind, ModelKind::Custom);
+    assert!(!official::is_official(&sha, &installed));
+    assert!(!official::is_official(&demo_sha, &installed));
+    let expected = pad_to_full_size(&common::demo()).unwrap();
+    assert_eq!(installed.architecture(), official::FULL_SIZE);
+    assert_eq!(installed.tensors().len(), expected.tensors().len());
+    for (key, tensor) in expected.tensors() {
+        let got = &installed.tensors()[key];
+        assert_eq!(got.shape(), tensor.shape(), "{key}");
+        let differ = (got.data().iter().zip(tensor.data()))
+            .filter(|(g, e)| **g != half::f16::from_f32(**e).to_f32())
+            .count();
+        assert_eq!(
+            differ, 0,
+            "{key}: {differ} values are not the padded demo's"
+        );
+    }
 }

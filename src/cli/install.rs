@@ -15,14 +15,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::source::{self, OFFICIAL_FILE, OFFICIAL_SHA256_PREFIX, OFFICIAL_URL};
 use crate::digest::Sha256Writer;
 use crate::model::manifest::{self, Index, IndexEntry, Manifest};
-use crate::model::{ModelInfo, ModelKind, Weights, name, pth};
+use crate::model::{ModelInfo, ModelKind, Weights, name, padded, pth};
 
 #[derive(Args, Debug)]
 pub struct InstallArgs {
     /// Convert this local torchvision .pth instead of downloading the official weights.
     #[arg(long, value_name = "FILE.pth")]
     from: Option<PathBuf>,
-    /// Name to install under (default: `official`, `demo`, or the file's stem).
+    /// Name to install under (default: `official`, `demo`, `demo-full`, or the file's stem).
     #[arg(long)]
     name: Option<String>,
     /// Folder of installed weights (served by the site as `weights/`).
@@ -41,6 +41,11 @@ pub struct InstallArgs {
     /// Install the demo model without trying to download the official weights.
     #[arg(long, conflicts_with = "from")]
     demo: bool,
+    /// Install the demo model zero-padded to torchvision's full size (61,100,840
+    /// parameters, the demo's logits), as custom weights named `demo-full`: a full-size
+    /// model for tests whose numbers mean something. Never the official weights.
+    #[arg(long, conflicts_with_all = ["from", "demo"])]
+    padded_demo: bool,
     /// Make this model the one the page opens with (always so for the official weights, and
     /// for any model when there is no default yet).
     #[arg(long)]
@@ -48,12 +53,12 @@ pub struct InstallArgs {
 }
 
 /// The `.pth` to install and whether it is the demo model: the file given, the official
-/// weights, or (when they cannot be had, or with `--demo`) the demo model.
+/// weights, or (when they cannot be had, or with `--demo` or `--padded-demo`) the demo model.
 fn choose_source(args: &InstallArgs) -> (PathBuf, bool) {
     if let Some(path) = &args.from {
         return (path.clone(), false);
     }
-    if !args.demo {
+    if !args.demo && !args.padded_demo {
         match official_pth(args) {
             Ok(path) => return (path, false),
             Err(reason) => println!(
@@ -65,21 +70,38 @@ fn choose_source(args: &InstallArgs) -> (PathBuf, bool) {
     (args.demo_from.clone(), true)
 }
 
-/// Reads the `.pth` at `path` (sha256 `sha`) and says what it is: the demo model, or what
-/// its content shows ([`source::identify`]).
+/// Reads the `.pth` at `path` (sha256 `sha`) and says what it is: the demo model (padded
+/// to full size with `--padded-demo`), or what its content shows ([`source::identify`]).
 fn read_source(args: &InstallArgs, path: &Path, sha: &str, demo: bool) -> anyhow::Result<Weights> {
     let name = args.name.as_deref();
     let weights = pth::read_pth(path, source::file_info(path, name))?;
-    let info = if demo {
-        ModelInfo {
-            kind: ModelKind::Demo,
-            name: name.unwrap_or("demo").into(),
-            source: source::file_info(path, None).source,
-        }
+    if !demo {
+        let info = source::identify(path, sha, name, &weights);
+        return Ok(weights.with_info(info));
+    }
+    let demo = weights.with_info(ModelInfo {
+        kind: ModelKind::Demo,
+        name: "demo".into(),
+        source: source::file_info(path, None).source,
+    });
+    let weights = if args.padded_demo {
+        padded::pad_to_full_size(&demo)?
     } else {
-        source::identify(path, sha, name, &weights)
+        demo
     };
-    Ok(weights.with_info(info))
+    Ok(match name {
+        Some(name) => rename(weights, name),
+        None => weights,
+    })
+}
+
+/// The same weights and description under another name.
+fn rename(weights: Weights, name: &str) -> Weights {
+    let info = ModelInfo {
+        name: name.into(),
+        ..weights.info().clone()
+    };
+    weights.with_info(info)
 }
 
 pub fn run(args: InstallArgs) -> anyhow::Result<()> {
