@@ -550,3 +550,67 @@ fn eval_on_an_even_subset_of_the_images() {
         assert!(!stderr.contains("panicked"), "{bad}: {stderr}");
     }
 }
+
+fn manifest_of(dir: &Path) -> lesion::model::manifest::Manifest {
+    let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    lesion::model::manifest::Manifest::parse(&text, "").unwrap()
+}
+
+#[test]
+fn a_sharded_install_reads_bit_for_bit_like_one_file_and_names_a_corrupt_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = reference("alexnet_demo.pth");
+    let install = |name: &str, shard_mib: &str| {
+        let weights = dir.path().join("weights");
+        let args = [
+            "weights",
+            "install",
+            "--from",
+            s(&demo),
+            "--name",
+            name,
+            "--dir",
+            s(&weights),
+            "--shard-mib",
+            shard_mib,
+        ];
+        let out = lesion(&args, dir.path());
+        assert!(out.status.success(), "{:?}", text(&out));
+        weights.join(name)
+    };
+    let whole = install("whole", "20");
+    let sharded = install("sharded", "1");
+    assert_eq!(manifest_of(&whole).parts().len(), 1);
+    let parts = manifest_of(&sharded).parts().to_vec();
+    assert_eq!(parts.len(), 5, "4.3 MB in 1 MiB shards");
+    for part in &parts {
+        let len = std::fs::metadata(sharded.join(&part.path)).unwrap().len();
+        assert!(len <= 1 << 20 && len == part.bytes, "{}: {len}", part.path);
+    }
+    // Shards concatenated are the one file, byte for byte.
+    let joined: Vec<u8> = parts
+        .iter()
+        .flat_map(|p| std::fs::read(sharded.join(&p.path)).unwrap())
+        .collect();
+    assert!(joined == std::fs::read(whole.join("alexnet.safetensors")).unwrap());
+    let samples = data().join("images_100");
+    let mut a = eval_json(&whole, &samples, dir.path());
+    let mut b = eval_json(&sharded, &samples, dir.path());
+    // Everything but the model's name is the same.
+    for json in [&mut a, &mut b] {
+        json.as_object_mut()
+            .unwrap()
+            .retain(|k, _| !k.contains("model") && k != "weights");
+    }
+    assert_eq!(a, b);
+    // Installing again with another shard size replaces the files (none left over).
+    let again = install("whole", "1");
+    assert!(!again.join("alexnet.safetensors").exists());
+    // A corrupt shard is named.
+    let bad = sharded.join(&parts[2].path);
+    let mut bytes = std::fs::read(&bad).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&bad, bytes).unwrap();
+    let out = eval_on(&sharded, &samples, dir.path());
+    assert_fails_with(&out, &["alexnet.safetensors.002", "sha256"]);
+}

@@ -568,15 +568,17 @@ async fn a_second_visit_takes_the_weights_from_cache_storage() {
     // The CPU backend: the cache does not depend on it, and SwiftShader is slow.
     let first = browser.open("?backend=cpu").await;
     let weights = "alexnet.safetensors";
+    let shards = demo_manifest().parts().len();
+    assert!(shards > 1, "the test site's weights are sharded");
     assert_eq!(
         browser.requests(weights),
-        1,
-        "the first visit downloads the weights"
+        shards,
+        "the first visit downloads each shard once"
     );
     let second = browser.open("?backend=cpu").await;
     assert_eq!(
         browser.requests(weights),
-        1,
+        shards,
         "the second visit fetches no weights"
     );
     let notices = browser.text(".notices").await;
@@ -713,9 +715,8 @@ async fn weights_picked_from_this_computer_replace_the_model_or_are_refused() {
     }
     // A bare safetensors file loads as a custom model: the demo's own weights give the
     // demo's numbers.
-    let weights = site().join("weights/demo/alexnet.safetensors");
     let copy = dir.path().join("my-alexnet.safetensors");
-    std::fs::copy(weights, &copy).unwrap();
+    std::fs::write(&copy, demo_bytes()).unwrap();
     browser.pick_file(&copy).await;
     let start = Instant::now();
     while browser.attr("#model", "data-kind").await != "custom" {
@@ -742,15 +743,21 @@ async fn weights_picked_from_this_computer_replace_the_model_or_are_refused() {
     manifest["model"]["name"] = json!("official");
     let claimed = dir.path().join("manifest.json");
     std::fs::write(&claimed, manifest.to_string()).unwrap();
-    let renamed = dir.path().join("alexnet.safetensors");
-    std::fs::copy(site().join("weights/demo/alexnet.safetensors"), &renamed).unwrap();
-    let both = format!("{}\n{}", claimed.display(), renamed.display());
-    browser.pick_file(std::path::Path::new(&both)).await;
+    // With every shard: a sharded install is picked whole.
+    let mut all = vec![claimed.display().to_string()];
+    for part in demo_manifest().parts() {
+        let path = dir.path().join(&part.path);
+        std::fs::copy(site().join("weights/demo").join(&part.path), &path).unwrap();
+        all.push(path.display().to_string());
+    }
+    browser
+        .pick_file(std::path::Path::new(&all.join("\n")))
+        .await;
     let start = Instant::now();
     while !browser
         .text("#model")
         .await
-        .contains("AlexNet: alexnet.safetensors")
+        .contains("AlexNet: alexnet.safetensors.000")
     {
         assert!(
             start.elapsed() < Duration::from_secs(120),
@@ -895,7 +902,9 @@ async fn a_worker_that_cannot_start_is_an_error_within_seconds() {
 async fn network_faults_are_tried_again_or_refused_and_said() {
     let site = site_copy();
     let rules = site.path().join("rules.json");
-    let weights = "/weights/demo/alexnet.safetensors";
+    // One shard of several; the others load (and are kept) whatever happens to it.
+    let weights = "/weights/demo/alexnet.safetensors.001";
+    let first = "/weights/demo/alexnet.safetensors.000";
     // More bytes than the manifest says: refused, not tried again.
     write_rules(
         &rules,
@@ -928,18 +937,36 @@ async fn network_faults_are_tried_again_or_refused_and_said() {
     let took = browser.open("?backend=cpu&images=10").await;
     assert_eq!(browser.attr("main > section", "data-state").await, "ready");
     assert_eq!(browser.requests(weights), 1 + 3 + 2);
+    // The visits that failed kept the shards they had: they were not fetched again.
+    assert_eq!(browser.requests(first), 1);
+    let notices = browser.text(".notices").await;
+    assert!(notices.contains("broke off"), "{notices}");
     println!("loaded after one stalled download in {took:.1?}");
     browser.client.close().await.unwrap();
 }
 
+/// The built site's demo manifest.
+fn demo_manifest() -> lesion::model::manifest::Manifest {
+    let path = site().join("weights/demo/manifest.json");
+    lesion::model::manifest::Manifest::parse(&std::fs::read_to_string(path).unwrap(), "").unwrap()
+}
+
+/// The built site's demo weights as one safetensors file (its shards concatenated).
+fn demo_bytes() -> Vec<u8> {
+    let dir = site().join("weights/demo");
+    demo_manifest()
+        .parts()
+        .iter()
+        .flat_map(|p| std::fs::read(dir.join(&p.path)).unwrap())
+        .collect()
+}
+
 /// The site's demo model with fc8's biases moved: other weights, other numbers.
 fn redeploy_weights(site: &std::path::Path) {
-    use lesion::model::manifest::{self, Manifest};
+    use lesion::model::manifest;
     let dir = site.join("weights/demo");
-    let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
-    let old = Manifest::parse(&text, "manifest.json").unwrap();
-    let bytes = std::fs::read(dir.join(&old.weights_file().path)).unwrap();
-    let weights = manifest::load_verified(&old, &bytes, "alexnet.safetensors").unwrap();
+    let old = demo_manifest();
+    let weights = manifest::load_verified(&old, &demo_bytes(), "weights/demo").unwrap();
     let mut tensors = weights.tensors().clone();
     let bias = tensors.get_mut("classifier.6.bias").unwrap();
     // Every image now looks like class 0 (the tench) to the model.
@@ -947,8 +974,11 @@ fn redeploy_weights(site: &std::path::Path) {
     moved[0] += 1000.0;
     *bias = bias.with_data(moved).unwrap();
     let weights = lesion::model::Weights::new(weights.info().clone(), tensors).unwrap();
-    let (manifest, bytes) = manifest::encode(&weights, old.source_sha256.clone());
-    std::fs::write(dir.join(&manifest.weights_file().path), bytes).unwrap();
+    let (mut manifest, bytes) = manifest::encode(&weights, old.source_sha256.clone());
+    let ranges = manifest.shard(&bytes, old.parts()[0].bytes as usize);
+    for (part, range) in manifest.parts().iter().zip(ranges) {
+        std::fs::write(dir.join(&part.path), &bytes[range]).unwrap();
+    }
     std::fs::write(dir.join("manifest.json"), manifest.to_json()).unwrap();
 }
 
@@ -993,7 +1023,8 @@ async fn a_redeploy_is_seen_whole_and_old_cached_weights_go() {
     browser.open("?backend=cpu&images=10").await;
     let before = browser.numbers().await;
     let cached = browser.cached_weights().await;
-    assert_eq!(cached.len(), 1, "{cached:?}");
+    let shards = demo_manifest().parts().len();
+    assert_eq!(cached.len(), shards, "{cached:?}");
     // New weights under the same model name, and new code.
     redeploy_weights(site.path());
     let renamed = redeploy_code(site.path());
@@ -1008,8 +1039,18 @@ async fn a_redeploy_is_seen_whole_and_old_cached_weights_go() {
     for name in &renamed {
         assert_eq!(browser.requests(name), 1, "{name}: the new deploy's file");
     }
+    // Only the new deploy's shards are kept (those whose bytes did not change among them).
     let now = browser.cached_weights().await;
-    assert_eq!(now.len(), 1, "only the new weights are kept: {now:?}");
+    let text = std::fs::read_to_string(site.path().join("weights/demo/manifest.json")).unwrap();
+    let deployed = lesion::model::manifest::Manifest::parse(&text, "").unwrap();
+    assert_eq!(now.len(), deployed.parts().len(), "{now:?}");
+    for part in deployed.parts() {
+        let key = format!("{}?sha256={}", part.path, part.sha256);
+        assert!(
+            now.iter().any(|k| k.ends_with(&key)),
+            "{key} not in {now:?}"
+        );
+    }
     assert_ne!(now, cached);
     browser.client.close().await.unwrap();
 }

@@ -50,6 +50,11 @@ pub struct InstallArgs {
     /// for any model when there is no default yet).
     #[arg(long)]
     default: bool,
+    /// The largest weight file written, in MiB: bigger weights are split into numbered
+    /// shards (static hosts refuse large files: Cloudflare Pages over 25 MiB, GitHub
+    /// Pages over 100 MB).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    shard_mib: u64,
 }
 
 /// The `.pth` to install and whether it is the demo model: the file given, the official
@@ -122,7 +127,8 @@ pub fn run(args: InstallArgs) -> anyhow::Result<()> {
     let make_default = args.default || (info.kind == ModelKind::Official && args.from.is_none());
     let target = args.dir.join(&info.name);
     let manifest_path = target.join(manifest::MANIFEST_FILE);
-    if let Some(installed) = installed(&manifest_path, &sha, &info) {
+    let max_part = (args.shard_mib << 20) as usize;
+    if let Some(installed) = installed(&manifest_path, &sha, &info, max_part) {
         let default = update_index(&args.dir, &installed, make_default)?;
         println!(
             "lesion: {} is already installed in {}{}",
@@ -132,11 +138,15 @@ pub fn run(args: InstallArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let (manifest, bytes) = manifest::encode(&weights, Some(sha));
+    let (mut manifest, bytes) = manifest::encode(&weights, Some(sha));
+    let ranges = manifest.shard(&bytes, max_part);
     std::fs::create_dir_all(&target)
         .with_context(|| format!("{}: cannot create", target.display()))?;
-    write_atomic(&target.join(manifest::WEIGHTS_FILE), &bytes)?;
+    for (part, range) in manifest.parts().iter().zip(ranges) {
+        write_atomic(&target.join(&part.path), &bytes[range])?;
+    }
     write_atomic(&manifest_path, manifest.to_json().as_bytes())?;
+    remove_unlisted_parts(&target, &manifest)?;
     let default = update_index(&args.dir, &manifest, make_default)?;
     println!(
         "lesion: installed {} ({} parameters, {:.1} MB f16) in {}{}",
@@ -150,12 +160,36 @@ pub fn run(args: InstallArgs) -> anyhow::Result<()> {
 }
 
 /// The manifest of `info`'s model when it is installed intact at `manifest_path`, from
-/// the source with sha256 `sha`.
-fn installed(manifest_path: &Path, sha: &str, info: &ModelInfo) -> Option<Manifest> {
+/// the source with sha256 `sha`
+/// (in parts of at most `max_part` bytes).
+fn installed(
+    manifest_path: &Path,
+    sha: &str,
+    info: &ModelInfo,
+    max_part: usize,
+) -> Option<Manifest> {
     source::open_manifest(manifest_path).ok()?;
     let text = std::fs::read_to_string(manifest_path).ok()?;
     let manifest = Manifest::parse(&text, "").ok()?;
-    (manifest.source_sha256.as_deref() == Some(sha) && &manifest.model == info).then_some(manifest)
+    let sized = manifest.parts().iter().all(|p| p.bytes <= max_part as u64);
+    (manifest.source_sha256.as_deref() == Some(sha) && &manifest.model == info && sized)
+        .then_some(manifest)
+}
+
+/// Removes weight files of an earlier install in `dir` that `manifest` no longer lists
+/// (e.g. one 122 MB file replaced by shards), so the site carries only what is used.
+fn remove_unlisted_parts(dir: &Path, manifest: &Manifest) -> anyhow::Result<()> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("{}: cannot list", dir.display()))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with(manifest::WEIGHTS_FILE);
+        if ours && !manifest.parts().iter().any(|p| p.path == name) {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("{}: cannot remove", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Which model the page opens with, after installing `name`.
@@ -320,7 +354,7 @@ fn update_index(dir: &Path, manifest: &Manifest, make_default: bool) -> anyhow::
         name: name.clone(),
         model: manifest.model.clone(),
         manifest: format!("{name}/{}", manifest::MANIFEST_FILE),
-        bytes: manifest.weights_file().bytes,
+        bytes: manifest.total_bytes(),
     });
     index.models.sort_by(|a, b| a.name.cmp(&b.name));
     if make_default || index.find(&index.default).is_none() {

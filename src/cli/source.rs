@@ -94,17 +94,22 @@ pub fn open_with_sha256(path: &Path) -> anyhow::Result<(Weights, String)> {
     read_pth(path, None)
 }
 
-/// Reads a manifest, verifies its weight file's size and sha256, and decodes it; returns
-/// the weights with that sha256.
+/// Reads a manifest, verifies each of its weight files' size and sha256, and decodes
+/// them; returns the weights with the sha256 of their safetensors bytes (the one file, or
+/// the shards concatenated: the same either way).
 pub fn open_manifest(path: &Path) -> anyhow::Result<(Weights, String)> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).with_context(|| format!("{shown}: cannot read"))?;
     let manifest = Manifest::parse(&text, &shown)?;
-    let entry = manifest.weights_file();
     let dir = path.parent().unwrap_or(Path::new("."));
-    let file = dir.join(&entry.path);
-    let file_shown = file.display().to_string();
-    let bytes = std::fs::read(&file).with_context(|| format!("{file_shown}: cannot read"))?;
-    let weights = manifest::load_verified(&manifest, &bytes, &file_shown)?;
-    Ok((weights, entry.sha256.clone()))
+    let mut bytes = Vec::with_capacity(manifest.total_bytes() as usize);
+    for part in manifest.parts() {
+        let file = dir.join(&part.path);
+        let file_shown = file.display().to_string();
+        let data = std::fs::read(&file).with_context(|| format!("{file_shown}: cannot read"))?;
+        manifest::verify_file(part, &data, &file_shown)?;
+        bytes.extend_from_slice(&data);
+    }
+    let weights = manifest::load_verified(&manifest, &bytes, &dir.display().to_string())?;
+    Ok((weights, digest::sha256_hex(&bytes)))
 }

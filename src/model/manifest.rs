@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::{HostTensor, ModelInfo, Weights};
 use crate::digest::sha256_hex;
 use crate::error::{LesionError, Result};
+use crate::text::{is_plain_file_name, shorten};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +14,8 @@ pub const MANIFEST_FORMAT: &str = "lesion-weights";
 pub const MANIFEST_VERSION: u32 = 1;
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const WEIGHTS_FILE: &str = "alexnet.safetensors";
+/// The most bytes a manifest may claim for its weights (the full AlexNet in f32 is 244 MB).
+pub const MAX_WEIGHTS_BYTES: u64 = 4_000_000_000;
 /// The list of installed models the page reads first.
 pub const INDEX_FILE: &str = "index.json";
 
@@ -58,17 +61,66 @@ impl Manifest {
                 ),
             ));
         }
-        if manifest.files.len() != 1 {
+        if manifest.files.is_empty() {
+            return Err(LesionError::weights(path, "manifest lists no weight file"));
+        }
+        let total = (manifest.files.iter()).try_fold(0u64, |sum, f| sum.checked_add(f.bytes));
+        if total.is_none_or(|t| t > MAX_WEIGHTS_BYTES) {
             return Err(LesionError::weights(
                 path,
-                "manifest must list exactly one weight file",
+                format!(
+                    "claims weights of more than {} GB: no AlexNet is that large",
+                    MAX_WEIGHTS_BYTES / 1_000_000_000
+                ),
+            ));
+        }
+        if let Some(bad) = manifest.files.iter().find(|f| !is_plain_file_name(&f.path)) {
+            return Err(LesionError::weights(
+                path,
+                format!(
+                    "lists an unexpected file name: {:?}",
+                    shorten(&bad.path, 80)
+                ),
             ));
         }
         Ok(manifest)
     }
 
-    pub fn weights_file(&self) -> &FileEntry {
-        &self.files[0]
+    /// The weight files in order: concatenated, they are one safetensors file. One file,
+    /// or shards of at most a host's file size limit (a boundary may fall anywhere, even
+    /// inside a tensor).
+    pub fn parts(&self) -> &[FileEntry] {
+        &self.files
+    }
+
+    /// The size of the weights, all parts together.
+    pub fn total_bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.bytes).sum()
+    }
+
+    /// Splits the weights (`bytes`, as [`encode`] wrote them) into parts of at most
+    /// `max_part` bytes: `alexnet.safetensors` when one is enough, else
+    /// `alexnet.safetensors.000`, `.001`, ... Returns each part's range of `bytes`.
+    pub fn shard(&mut self, bytes: &[u8], max_part: usize) -> Vec<std::ops::Range<usize>> {
+        let max_part = max_part.max(1);
+        let ranges: Vec<_> = (0..bytes.len().div_ceil(max_part).max(1))
+            .map(|i| i * max_part..((i + 1) * max_part).min(bytes.len()))
+            .collect();
+        let single = ranges.len() == 1;
+        self.files = ranges
+            .iter()
+            .enumerate()
+            .map(|(i, range)| FileEntry {
+                path: if single {
+                    WEIGHTS_FILE.into()
+                } else {
+                    format!("{WEIGHTS_FILE}.{i:03}")
+                },
+                bytes: range.len() as u64,
+                sha256: sha256_hex(&bytes[range.clone()]),
+            })
+            .collect();
+        ranges
     }
 
     pub fn to_json(&self) -> String {
@@ -220,9 +272,25 @@ pub fn decode(bytes: &[u8], info: ModelInfo, path: &str) -> Result<Weights> {
     Weights::read(info, tensors, path)
 }
 
-/// Verifies the weight bytes against the manifest, then decodes them.
+/// Verifies the weights (all parts, concatenated) part by part against the manifest, then
+/// decodes them. `path` is the folder or file they came from, for messages.
 pub fn load_verified(manifest: &Manifest, bytes: &[u8], path: &str) -> Result<Weights> {
-    verify_file(manifest.weights_file(), bytes, path)?;
+    if bytes.len() as u64 != manifest.total_bytes() {
+        return Err(LesionError::weights(
+            path,
+            format!(
+                "the weights are {} bytes, the manifest says {} (truncated or replaced files)",
+                bytes.len(),
+                manifest.total_bytes()
+            ),
+        ));
+    }
+    let mut start = 0;
+    for part in manifest.parts() {
+        let end = start + part.bytes as usize;
+        verify_file(part, &bytes[start..end], &part.path)?;
+        start = end;
+    }
     decode(bytes, manifest.model.clone(), path)
 }
 
@@ -238,6 +306,40 @@ mod tests {
             name: "tiny".into(),
             source: "converted-from.pth".into(),
         }
+    }
+
+    #[test]
+    fn shards_split_anywhere_and_huge_claims_are_refused() {
+        let weights = Weights::new(info(), tiny()).unwrap();
+        let (mut manifest, bytes) = encode(&weights, None);
+        let ranges = manifest.shard(&bytes, 1000);
+        assert_eq!(ranges.len(), bytes.len().div_ceil(1000));
+        assert_eq!(manifest.parts()[1].path, "alexnet.safetensors.001");
+        assert_eq!(manifest.total_bytes(), bytes.len() as u64);
+        let back = Manifest::parse(&manifest.to_json(), "m").unwrap();
+        assert_eq!(
+            load_verified(&back, &bytes, "w").unwrap().tensors(),
+            weights.tensors()
+        );
+        // A flipped byte is named by the shard it is in.
+        let mut bad = bytes.clone();
+        bad[1500] ^= 1;
+        let err = load_verified(&back, &bad, "w").unwrap_err().to_string();
+        assert!(err.contains("alexnet.safetensors.001"), "{err}");
+        // Sizes that overflow or exceed any AlexNet: an error, not a panic or an allocation.
+        for sizes in [[u64::MAX, 2], [MAX_WEIGHTS_BYTES, 1]] {
+            let mut huge = manifest.clone();
+            huge.files.truncate(2);
+            huge.files[0].bytes = sizes[0];
+            huge.files[1].bytes = sizes[1];
+            let err = Manifest::parse(&huge.to_json(), "m")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("more than 4 GB"), "{err}");
+        }
+        let mut escape = manifest.clone();
+        escape.files[0].path = "../../etc/passwd".into();
+        assert!(Manifest::parse(&escape.to_json(), "m").is_err());
     }
 
     /// A safetensors file that is not an AlexNet: the error named the `.pth` the model

@@ -36,8 +36,8 @@ fn js_err(context: &str, err: JsValue) -> String {
 
 /// What a download tells its caller as it goes.
 pub enum Event<'a> {
-    /// Bytes received so far, of the total when the server said it.
-    Received(u64, Option<u64>),
+    /// Bytes received so far.
+    Received(u64),
     /// Try `next` (of [`retry::TRIES`]) starts after this miss and a pause.
     Retrying { next: u32, after: &'a Miss },
 }
@@ -140,7 +140,7 @@ async fn try_once(
         }
         out.resize(got as usize, 0);
         array.copy_to(&mut out[start..]);
-        progress(Event::Received(got, total));
+        progress(Event::Received(got));
     }
 }
 
@@ -249,17 +249,19 @@ fn absolute(url: &str) -> Option<String> {
     Some(web_sys::Url::new_with_base(url, &base).ok()?.href())
 }
 
-/// Removes stored weights that the installed models no longer name: other versions of the
-/// file at `url` (the one just loaded, `sha256`), and files outside every folder of
-/// `folders` (one per installed model, e.g. `weights/demo/`). Returns how many went.
-pub async fn prune(url: &str, sha256: &str, folders: &[String]) -> usize {
-    let (Some(cache), Some(current), Some(path)) = (
-        open_cache().await,
-        absolute(&cache_key(url, sha256)),
-        absolute(url),
-    ) else {
+/// Removes stored weights that the installed models no longer use: in the folder of the
+/// model just loaded (`folder`), every file but its `current` parts (`(url, sha256)`:
+/// older versions, or a single file since split into shards); elsewhere, files outside
+/// every folder of `folders` (one per installed model, e.g. `weights/demo/`). Returns how
+/// many went.
+pub async fn prune(current: &[(String, String)], folder: &str, folders: &[String]) -> usize {
+    let (Some(cache), Some(folder)) = (open_cache().await, absolute(folder)) else {
         return 0;
     };
+    let keep: Vec<String> = current
+        .iter()
+        .filter_map(|(url, sha)| absolute(&cache_key(url, sha)))
+        .collect();
     let folders: Vec<String> = folders.iter().filter_map(|f| absolute(f)).collect();
     let Ok(keys) = JsFuture::from(cache.keys()).await else {
         return 0;
@@ -269,10 +271,9 @@ pub async fn prune(url: &str, sha256: &str, folders: &[String]) -> usize {
         let Some(key) = key.dyn_ref::<web_sys::Request>().map(|r| r.url()) else {
             continue;
         };
-        let key_path = key.split_once('?').map_or(key.as_str(), |(p, _)| p);
-        let other_version = key_path == path && key != current;
-        let unlisted = !folders.iter().any(|f| key_path.starts_with(f.as_str()));
-        if (other_version || unlisted)
+        let stale = key.starts_with(folder.as_str()) && !keep.contains(&key);
+        let unlisted = !folders.iter().any(|f| key.starts_with(f.as_str()));
+        if (stale || unlisted)
             && JsFuture::from(cache.delete_with_str(&key))
                 .await
                 .is_ok_and(|gone| gone.as_bool() == Some(true))

@@ -11,7 +11,7 @@ use crate::web::protocol::{Failure, Progress};
 
 use super::engine::Engine;
 use super::picked::file_failure;
-use super::{device, fetch, retry};
+use super::{device, fetch, shards};
 
 /// The engine, ready, and what loading it had to say.
 pub struct Loaded {
@@ -42,19 +42,13 @@ pub async fn load(
         .rsplit_once('/')
         .map(|(d, _)| d)
         .unwrap_or(WEIGHTS_DIR);
-    let weights_url = format!("{dir}/{}", manifest.weights_file().path);
-    let weights = match cached_weights(&manifest, &weights_url, &report).await {
-        Some(weights) => {
-            notices.push(format!(
-                "Weights ({}) came from this browser's cache: nothing was downloaded.",
-                mb(manifest.weights_file().bytes)
-            ));
-            weights
-        }
-        None => download_weights(&manifest, &weights_url, &mut notices, &report).await?,
-    };
-    let sha256 = &manifest.weights_file().sha256;
-    let removed = fetch::prune(&weights_url, sha256, &folders).await;
+    let weights = shards::load(&manifest, dir, &mut notices, &report).await?;
+    let current: Vec<(String, String)> = manifest
+        .parts()
+        .iter()
+        .map(|p| (format!("{dir}/{}", p.path), p.sha256.clone()))
+        .collect();
+    let removed = fetch::prune(&current, &format!("{dir}/"), &folders).await;
     if removed > 0 {
         notices.push(format!(
             "Removed {removed} stored weight file(s) from this browser that no installed model uses any more."
@@ -113,68 +107,6 @@ async fn find_manifest(
         })
         .collect();
     Ok((manifest, manifest_url, folders))
-}
-
-/// A verified copy from an earlier visit; one that no longer verifies is dropped.
-async fn cached_weights(
-    manifest: &Manifest,
-    url: &str,
-    report: &impl Fn(Progress),
-) -> Option<Weights> {
-    let sha256 = &manifest.weights_file().sha256;
-    let bytes = fetch::cached(url, sha256).await?;
-    let size = mb(bytes.len() as u64);
-    report(Progress::new(
-        "Verifying cached weights (sha256)",
-        None,
-        size,
-    ));
-    match manifest::load_verified(manifest, &bytes, url) {
-        Ok(weights) => Some(weights),
-        Err(_) => {
-            fetch::forget(url, sha256).await;
-            None
-        }
-    }
-}
-
-/// Downloads the weights, verifies them, and keeps them for the next visit.
-async fn download_weights(
-    manifest: &Manifest,
-    url: &str,
-    notices: &mut Vec<String>,
-    report: &impl Fn(Progress),
-) -> Result<Weights, Failure> {
-    let entry = manifest.weights_file();
-    const TITLE: &str = "Downloading weights";
-    let bytes = fetch::bytes(url, true, entry.bytes, |event| match event {
-        fetch::Event::Received(got, total) => {
-            let total = total.unwrap_or(entry.bytes);
-            let fraction = got as f64 / total.max(1) as f64;
-            let detail = format!("{} of {}", mb(got), mb(total));
-            report(Progress::new(TITLE, Some(fraction), detail))
-        }
-        fetch::Event::Retrying { next, after } => {
-            let detail = format!(
-                "trying again ({next} of {}) after: {}",
-                retry::TRIES,
-                after.describe()
-            );
-            report(Progress::new(TITLE, None, detail))
-        }
-    })
-    .await?;
-    let size = mb(bytes.len() as u64);
-    report(Progress::new("Verifying weights (sha256)", None, size));
-    manifest::verify_file(entry, &bytes, url).map_err(|e| file_failure(e, true))?;
-    let weights = manifest::decode(&bytes, manifest.model.clone(), url)
-        .map_err(|e| file_failure(e, false))?;
-    if let Err(e) = fetch::store(url, &entry.sha256, &bytes).await {
-        notices.push(format!(
-            "The weights could not be kept for the next visit ({e})."
-        ));
-    }
-    Ok(weights)
 }
 
 /// Puts `weights` on a device (see `device::choose`; the CPU when the GPU cannot hold a

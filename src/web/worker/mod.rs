@@ -2,7 +2,7 @@
 //! takes typed requests from the page and answers with typed replies (see `protocol`).
 //! What to do next is decided by [`scheduler`] (plain Rust); this module runs it.
 
-browser_only!(device, engine, fetch, loader, run);
+browser_only!(device, engine, fetch, loader, run, shards);
 pub mod picked;
 pub mod retry;
 pub mod scheduler;
