@@ -32,43 +32,22 @@ pub fn is_official(source_sha256: &str, weights: &Weights) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::model::{HostTensor, Layer, ModelInfo, ModelKind, synthetic};
+    use crate::model::{HostTensor, ModelInfo, ModelKind, synthetic};
 
     /// A sha256 that starts with the official prefix (no real file needed).
     fn official_sha() -> String {
         format!("{OFFICIAL_SHA256_PREFIX}{}", "0".repeat(56))
     }
 
-    /// The smallest AlexNet layout: one channel per convolution, two units per fc layer.
+    /// The smallest AlexNet layout (one channel per convolution, two units per fc layer).
     fn tiny() -> Weights {
-        let shapes: [(Layer, Vec<usize>); 8] = [
-            (Layer::Conv1, vec![1, 3, 11, 11]),
-            (Layer::Conv2, vec![1, 1, 5, 5]),
-            (Layer::Conv3, vec![1, 1, 3, 3]),
-            (Layer::Conv4, vec![1, 1, 3, 3]),
-            (Layer::Conv5, vec![1, 1, 3, 3]),
-            (Layer::Fc6, vec![2, 36]),
-            (Layer::Fc7, vec![2, 2]),
-            (Layer::Fc8, vec![1000, 2]),
-        ];
-        let zeros = |shape: Vec<usize>| {
-            let n = shape.iter().product();
-            HostTensor::new(shape, vec![0.0; n]).unwrap()
-        };
-        let mut tensors = BTreeMap::new();
-        for (layer, shape) in shapes {
-            tensors.insert(layer.bias_key(), zeros(vec![shape[0]]));
-            tensors.insert(layer.weight_key(), zeros(shape));
-        }
         let info = ModelInfo {
             kind: ModelKind::Custom,
             name: "tiny".into(),
             source: "tiny.pth".into(),
         };
-        Weights::new(info, tensors).unwrap()
+        Weights::new(info, crate::model::weights::tests::tiny()).unwrap()
     }
 
     #[test]
