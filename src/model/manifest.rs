@@ -273,7 +273,7 @@ pub fn decode(bytes: &[u8], info: ModelInfo, path: &str) -> Result<Weights> {
 }
 
 /// Verifies the weights (all parts, concatenated) part by part against the manifest, then
-/// decodes them. `path` is the folder or file they came from, for messages.
+/// decodes them. `path` is the one weight file, or the folder of the parts, for messages.
 pub fn load_verified(manifest: &Manifest, bytes: &[u8], path: &str) -> Result<Weights> {
     if bytes.len() as u64 != manifest.total_bytes() {
         return Err(LesionError::weights(
@@ -285,10 +285,17 @@ pub fn load_verified(manifest: &Manifest, bytes: &[u8], path: &str) -> Result<We
             ),
         ));
     }
+    let single = manifest.parts().len() == 1;
     let mut start = 0;
     for part in manifest.parts() {
         let end = start + part.bytes as usize;
-        verify_file(part, &bytes[start..end], &part.path)?;
+        // `path` names the one file itself, or the folder the parts are in.
+        let name = if single && path.ends_with(".safetensors") {
+            path.to_string()
+        } else {
+            format!("{}/{}", path.trim_end_matches('/'), part.path)
+        };
+        verify_file(part, &bytes[start..end], &name)?;
         start = end;
     }
     decode(bytes, manifest.model.clone(), path)
