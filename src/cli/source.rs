@@ -102,14 +102,15 @@ pub fn open_manifest(path: &Path) -> anyhow::Result<(Weights, String)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("{shown}: cannot read"))?;
     let manifest = Manifest::parse(&text, &shown)?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut bytes = Vec::with_capacity(manifest.total_bytes() as usize);
+    let mut parts = Vec::with_capacity(manifest.parts().len());
     for part in manifest.parts() {
         let file = dir.join(&part.path);
         let file_shown = file.display().to_string();
         let data = std::fs::read(&file).with_context(|| format!("{file_shown}: cannot read"))?;
         manifest::verify_file(part, &data, &file_shown)?;
-        bytes.extend_from_slice(&data);
+        parts.push(data);
     }
-    let weights = manifest::load_verified(&manifest, &bytes, &dir.display().to_string())?;
+    let bytes = manifest::join_parts(parts);
+    let weights = manifest::decode(&bytes, manifest.model.clone(), &dir.display().to_string())?;
     Ok((weights, digest::sha256_hex(&bytes)))
 }

@@ -272,6 +272,15 @@ pub fn decode(bytes: &[u8], info: ModelInfo, path: &str) -> Result<Weights> {
     Weights::read(info, tensors, path)
 }
 
+/// Parts already verified one by one, in order, as the safetensors file they form (a
+/// single part is moved, not copied).
+pub fn join_parts(mut parts: Vec<Vec<u8>>) -> Vec<u8> {
+    match parts.len() {
+        1 => parts.pop().unwrap_or_default(),
+        _ => parts.concat(),
+    }
+}
+
 /// Verifies the weights (all parts, concatenated) part by part against the manifest, then
 /// decodes them. `path` is the one weight file, or the folder of the parts, for messages.
 pub fn load_verified(manifest: &Manifest, bytes: &[u8], path: &str) -> Result<Weights> {

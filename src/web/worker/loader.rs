@@ -24,7 +24,8 @@ const SAMPLES_DIR: &str = "samples";
 /// The largest sample image fetched (the site's are about 100 KB each).
 const MAX_SAMPLE_BYTES: u64 = 16 << 20;
 
-fn mb(bytes: u64) -> String {
+/// `bytes` in megabytes, for progress and notices.
+pub(super) fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 

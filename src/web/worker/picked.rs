@@ -92,7 +92,7 @@ fn unreadable(files: &[(String, Vec<u8>)]) -> Failure {
 /// (under any name), or each of its shards by name.
 fn with_manifest(manifest: &Manifest, files: &[(String, Vec<u8>)]) -> Result<Weights, Failure> {
     let parts = manifest.parts();
-    let mut bytes = Vec::with_capacity(manifest.total_bytes() as usize);
+    let mut found_parts: Vec<&[u8]> = Vec::with_capacity(parts.len());
     let mut shown = String::new();
     for part in parts {
         let found = if parts.len() == 1 {
@@ -112,11 +112,20 @@ fn with_manifest(manifest: &Manifest, files: &[(String, Vec<u8>)]) -> Result<Wei
             ));
         };
         manifest::verify_file(part, data, &shorten(name, 80)).map_err(|e| file_failure(e, true))?;
-        bytes.extend_from_slice(data);
+        found_parts.push(data);
         if shown.is_empty() {
             shown = shorten(name, 80);
         }
     }
+    // One weight file is decoded where it lies; shards are joined first.
+    let joined;
+    let bytes = match found_parts.as_slice() {
+        [one] => *one,
+        many => {
+            joined = many.concat();
+            &joined
+        }
+    };
     let info = picked_info(&shown, Some(manifest));
-    manifest::decode(&bytes, info, &shown).map_err(|e| file_failure(e, false))
+    manifest::decode(bytes, info, &shown).map_err(|e| file_failure(e, false))
 }

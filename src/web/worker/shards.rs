@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use futures_util::future::join_all;
 
 use super::picked::file_failure;
+use super::loader::mb;
 use super::{fetch, retry};
 use crate::model::Weights;
 use crate::model::manifest::{self, FileEntry, Manifest};
@@ -18,10 +19,6 @@ use crate::web::protocol::{Failure, Progress};
 const PARALLEL: usize = 3;
 
 const TITLE: &str = "Downloading weights";
-
-fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
-}
 
 /// Bytes received per shard, for one progress bar over all of them.
 struct Tally {
@@ -94,11 +91,9 @@ pub async fn load(
         notices.push(format!("The weights could not be kept for the next visit ({e})."));
     }
     report(Progress::new("Reading the weights", None, mb(manifest.total_bytes())));
-    let mut bytes = Vec::with_capacity(manifest.total_bytes() as usize);
-    for piece in pieces.into_iter().flatten() {
-        bytes.extend_from_slice(&piece);
-    }
-    manifest::load_verified(manifest, &bytes, dir).map_err(|e| file_failure(e, true))
+    // Every piece was verified as it arrived (from the cache or the network).
+    let bytes = manifest::join_parts(pieces.into_iter().flatten().collect());
+    manifest::decode(&bytes, manifest.model.clone(), dir).map_err(|e| file_failure(e, false))
 }
 
 /// A shard an earlier visit kept, if it still verifies (one that does not is dropped).
