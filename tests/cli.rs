@@ -5,20 +5,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::*;
-
-fn lesion(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lesion"))
-        .args(args)
-        .current_dir(cwd)
-        // No torchvision cache of the official weights may leak in from the machine.
-        .env("HOME", cwd)
-        .env("TORCH_HOME", cwd.join("torch"))
-        .output()
-        .expect("the lesion binary runs")
-}
 
 fn text(out: &Output) -> (String, String) {
     (
@@ -45,10 +34,6 @@ fn assert_fails_with(out: &Output, needles: &[&str]) {
             "error should mention {needle:?}:\n{stderr}"
         );
     }
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn install_tiny(dir: &Path) -> PathBuf {

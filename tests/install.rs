@@ -10,29 +10,6 @@ use std::process::{Command, Output};
 
 use common::*;
 
-fn lesion(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lesion"))
-        .args(args)
-        .current_dir(cwd)
-        // No torchvision cache of the official weights may leak in from the machine.
-        .env("HOME", cwd)
-        .env("TORCH_HOME", cwd.join("torch"))
-        .output()
-        .expect("the lesion binary runs")
-}
-
-fn all_text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 /// Installs `alexnet_tiny.pth` as `name` (`--default` when asked) into `weights`.
 fn install_tiny(weights: &Path, name: &str, default: bool, cwd: &Path) -> Output {
     let tiny = reference("alexnet_tiny.pth");

@@ -40,15 +40,6 @@ fn images() -> PathBuf {
     data().join("images_100")
 }
 
-/// Both output streams, for messages and checks.
-fn all_text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 fn sweep(out: &Path) -> String {
     let done = sweep_with(&demo_pth(), &images(), out, "conv1,fc6", "0:0.9:0.45", "2");
     assert!(done.status.success(), "{}", all_text(&done));

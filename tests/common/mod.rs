@@ -2,7 +2,8 @@
 //! for PyTorch's reference outputs.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use lesion::eval::preprocess::{IMAGE_LEN, normalise};
 use lesion::eval::{Sample, SampleSet};
@@ -154,4 +155,30 @@ pub fn settings(seed: u64, texts: &[&str]) -> lesion::perturb::Settings {
         s.set(t).unwrap();
     }
     s
+}
+
+/// Runs `lesion` in `cwd`, with HOME and TORCH_HOME there: no torchvision cache of the
+/// official weights may leak in from the machine.
+pub fn lesion(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lesion"))
+        .args(args)
+        .current_dir(cwd)
+        .env("HOME", cwd)
+        .env("TORCH_HOME", cwd.join("torch"))
+        .output()
+        .expect("the lesion binary runs")
+}
+
+/// Both output streams, for messages and checks.
+pub fn all_text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A path as an argument.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
 }
