@@ -5,258 +5,15 @@
 //! (default `dist`).
 #![cfg(not(target_arch = "wasm32"))]
 
+mod browser;
 mod common;
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use hyper_util::client::legacy::connect::HttpConnector;
+use fantoccini::Locator;
 use serde_json::json;
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn site() -> PathBuf {
-    let site = PathBuf::from(std::env::var("LESION_SITE").unwrap_or_else(|_| "dist".into()));
-    assert!(
-        site.join("index.html").is_file(),
-        "no built site at {} (run trunk build)",
-        site.display()
-    );
-    site
-}
-
-async fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "nothing listens on port {port}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A static file server over the site, and Chromium with WebGPU (SwiftShader when no GPU).
-struct Browser {
-    client: Client,
-    base: String,
-    log: tempfile::NamedTempFile,
-    _server: Killed,
-    _driver: Killed,
-}
-
-impl Browser {
-    async fn start() -> Self {
-        Self::start_in(site(), "").await
-    }
-
-    /// Serves `dir` and opens pages under `http://127.0.0.1:PORT/{prefix}`.
-    async fn start_in(dir: PathBuf, prefix: &str) -> Self {
-        Self::serve(dir, prefix, None).await
-    }
-
-    /// As `start_in`, with the faults and caching that `rules` (a JSON file the test may
-    /// change while serving) asks of `tests/fixtures/serve.py`.
-    async fn serve(dir: PathBuf, prefix: &str, rules: Option<&std::path::Path>) -> Self {
-        let http = free_port();
-        // The server's request log: what the browser fetched, wherever it fetched it from
-        // (the page or its worker).
-        let log = tempfile::NamedTempFile::new().unwrap();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/serve.py");
-        let server = Command::new("python3")
-            .arg(script)
-            .arg(http.to_string())
-            .arg(&dir)
-            .args(rules)
-            .stdout(Stdio::null())
-            .stderr(log.reopen().unwrap())
-            .spawn()
-            .expect("python3 serves the site");
-        let driver_port = free_port();
-        let driver =
-            Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
-                .arg(format!("--port={driver_port}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("chromedriver runs");
-        let (server, driver) = (Killed(server), Killed(driver));
-        wait_for_port(http).await;
-        wait_for_port(driver_port).await;
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({"args": [
-                "--headless=new", "--no-sandbox", "--enable-unsafe-webgpu", "--window-size=1280,800",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"
-            ]}),
-        );
-        // WebDriver here is plain HTTP on loopback.
-        let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{driver_port}"))
-            .await
-            .expect("a WebDriver session");
-        Browser {
-            client,
-            base: format!("http://127.0.0.1:{http}/{prefix}"),
-            log,
-            _server: server,
-            _driver: driver,
-        }
-    }
-
-    /// Hands `path` to the page's weights file picker.
-    async fn pick_file(&self, path: &std::path::Path) {
-        let input = self
-            .client
-            .find(Locator::Css("#weights-file"))
-            .await
-            .unwrap();
-        input.send_keys(path.to_str().unwrap()).await.unwrap();
-    }
-
-    /// How many GET requests for paths containing `needle` the server has answered.
-    fn requests(&self, needle: &str) -> usize {
-        std::fs::read_to_string(self.log.path())
-            .unwrap()
-            .lines()
-            .filter(|l| l.contains("\"GET ") && l.contains(needle))
-            .count()
-    }
-
-    /// Opens `query` and waits until the page shows results (or an error).
-    async fn open(&self, query: &str) -> Duration {
-        let start = Instant::now();
-        self.client
-            .goto(&format!("{}{query}", self.base))
-            .await
-            .unwrap();
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(600))
-            .for_element(Locator::Css("#metrics, [data-state=error]"))
-            .await
-            .expect("the page finishes loading");
-        if self.attr("main > section", "data-state").await == "ready" {
-            self.settled().await;
-        }
-        start.elapsed()
-    }
-
-    /// Opens a full URL (e.g. one the page wrote) and waits until it has settled.
-    async fn reopen(&self, url: &str) {
-        self.client.goto(url).await.unwrap();
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(600))
-            .for_element(Locator::Css("#metrics"))
-            .await
-            .unwrap();
-        self.settled().await;
-    }
-
-    /// Waits until the numbers on screen belong to the settings in the URL and nothing
-    /// is being computed; returns how long that took.
-    async fn settled(&self) -> Duration {
-        let start = Instant::now();
-        loop {
-            let computing = self.attr("#status", "data-computing").await;
-            // No numbers yet (e.g. a new model is loading) is not settled either.
-            let shown = match self.client.find(Locator::Css("#metrics")).await {
-                Ok(metrics) => metrics
-                    .attr("data-settings")
-                    .await
-                    .unwrap()
-                    .unwrap_or_default(),
-                Err(_) => String::new(),
-            };
-            let url = self.settings_in_url().await;
-            if computing == "false" && shown == url {
-                return start.elapsed();
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(600),
-                "the page never settled: shows {shown}, URL says {url}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// The damage part of the current URL (`?v=1&seed=..&conv1=..`), page keys removed.
-    async fn settings_in_url(&self) -> String {
-        let url = self.client.current_url().await.unwrap();
-        let pairs: Vec<String> = url
-            .query_pairs()
-            .filter(|(k, _)| !["model", "backend", "images"].contains(&k.as_ref()))
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        format!("?{}", pairs.join("&"))
-    }
-
-    /// top-1, top-5 and agreement as shown.
-    async fn numbers(&self) -> [f64; 3] {
-        let mut out = [0.0; 3];
-        for (i, id) in ["#top1", "#top5", "#agreement"].into_iter().enumerate() {
-            out[i] = self.attr(id, "data-value").await.parse().unwrap();
-        }
-        out
-    }
-
-    async fn attr(&self, css: &str, name: &str) -> String {
-        let el = self
-            .client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|_| panic!("no {css} in the page"));
-        el.attr(name).await.unwrap().unwrap_or_default()
-    }
-
-    async fn prop(&self, css: &str, name: &str) -> String {
-        let el = self
-            .client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|_| panic!("no {css} in the page"));
-        el.prop(name).await.unwrap().unwrap_or_default()
-    }
-
-    /// Saves a screenshot of the page under `target/screenshots/`, for review.
-    async fn screenshot(&self, name: &str) {
-        let png = self.client.screenshot().await.unwrap();
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-    }
-
-    async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-}
+use browser::*;
 
 /// `lesion eval --json` on the site's demo model and images, with `extra` arguments.
 fn cli_eval(extra: &[&str]) -> serde_json::Value {
@@ -821,53 +578,6 @@ async fn a_smaller_subset_on_the_cpu_matches_the_cli_and_is_part_of_the_link() {
     browser.client.close().await.unwrap();
 }
 
-/// A copy of the built site that a test may change (a redeploy) and serve with faults.
-fn site_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let status = Command::new("cp")
-        .arg("-rL")
-        .arg(format!("{}/.", site().display()))
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    dir
-}
-
-fn write_rules(path: &std::path::Path, rules: serde_json::Value) {
-    std::fs::write(path, rules.to_string()).unwrap();
-}
-
-impl Browser {
-    /// Opens `query` and waits (at most `limit`) for the error view; returns its text.
-    async fn error_within(&self, query: &str, limit: Duration) -> String {
-        let start = Instant::now();
-        self.client
-            .goto(&format!("{}{query}", self.base))
-            .await
-            .unwrap();
-        let error = self
-            .client
-            .wait()
-            .at_most(limit)
-            .for_element(Locator::Css("[data-state=error]"))
-            .await
-            .unwrap_or_else(|_| panic!("{query}: no error view within {limit:?}"));
-        let text = error.text().await.unwrap();
-        println!("{query}: error view after {:.1?}: {text}", start.elapsed());
-        text
-    }
-
-    /// The URLs this origin keeps in Cache Storage for weights.
-    async fn cached_weights(&self) -> Vec<String> {
-        let script = "const done = arguments[arguments.length - 1];
-            caches.open('lesion-weights-v1').then((c) => c.keys())
-                .then((keys) => done(keys.map((r) => r.url)), (e) => done(['error: ' + e]));";
-        let keys = self.client.execute_async(script, vec![]).await.unwrap();
-        serde_json::from_value(keys).unwrap()
-    }
-}
-
 #[tokio::test]
 #[ignore = "needs the built site and chromedriver: run by ./dev test"]
 async fn a_worker_that_cannot_start_is_an_error_within_seconds() {
@@ -1052,5 +762,156 @@ async fn a_redeploy_is_seen_whole_and_old_cached_weights_go() {
         );
     }
     assert_ne!(now, cached);
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the built site and chromedriver: run by ./dev test"]
+async fn the_full_size_model_asks_resumes_recovers_and_equals_the_cli() {
+    let (root, weights) = full_size_site();
+    let text = std::fs::read_to_string(weights.join("manifest.json")).unwrap();
+    let manifest = lesion::model::manifest::Manifest::parse(&text, "").unwrap();
+    assert_eq!(manifest.parameters, 61_100_840);
+    let parts: Vec<String> = manifest.parts().iter().map(|p| p.path.clone()).collect();
+    assert!(parts.len() >= 6, "{parts:?}");
+    for part in manifest.parts() {
+        assert!(
+            part.bytes <= 20 << 20,
+            "{} is {} bytes",
+            part.path,
+            part.bytes
+        );
+    }
+    let url = |part: &String| format!("/lesion/weights/demo-full/{part}");
+    let shard = |i: usize| url(&parts[i]);
+    // The first visit breaks off: every shard after the first three stalls for good.
+    let rules = root.path().join("rules.json");
+    let stalls: Vec<_> = (3..parts.len())
+        .map(|i| json!({"path": shard(i), "stall": 120}))
+        .collect();
+    write_rules(&rules, json!({ "faults": stalls }));
+    let browser = Browser::serve(root.path().to_path_buf(), "lesion/", Some(&rules)).await;
+    let query = "?model=demo-full&backend=cpu&images=20";
+    browser
+        .client
+        .goto(&format!("{}{query}", browser.base))
+        .await
+        .unwrap();
+    let mb = |bytes: u64| format!("{:.1} MB", bytes as f64 / 1e6);
+    let question = browser.question_within(Duration::from_secs(60)).await;
+    let whole = mb(manifest.total_bytes());
+    assert!(
+        question.contains(&format!("{whole} to download")),
+        "{question}"
+    );
+    assert_eq!(
+        browser.requests(&shard(0)),
+        0,
+        "nothing before the visitor agrees"
+    );
+    browser
+        .client
+        .find(Locator::Css("#download"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let error = browser
+        .client
+        .wait()
+        .at_most(Duration::from_secs(120))
+        .for_element(Locator::Css("[data-state=error]"))
+        .await
+        .expect("a stalled download ends in a message, not an endless bar");
+    let message = error.text().await.unwrap();
+    assert!(
+        message.contains("no data for 10 s") && message.contains("tried 3 times"),
+        "{message}"
+    );
+    assert_eq!(browser.requests(&shard(0)), 1);
+    assert_eq!(browser.requests(&shard(3)), 3);
+    // The network is back; "Try again" resumes: only the missing shards are fetched.
+    write_rules(&rules, json!({}));
+    browser
+        .client
+        .find(Locator::Css("#retry"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // What is still missing is more than the page downloads unasked: it asks again, and
+    // says what it has.
+    let missing: u64 = manifest.parts()[3..].iter().map(|p| p.bytes).sum();
+    assert!(missing > lesion::web::protocol::ASK_ABOVE_BYTES);
+    let question = browser.question_within(Duration::from_secs(60)).await;
+    let kept = mb(manifest.total_bytes() - missing);
+    assert!(
+        question.contains(&format!("{} to download", mb(missing)))
+            && question.contains(&format!("already keeps {kept} of the {whole}")),
+        "{question}"
+    );
+    let took = browser.agree().await;
+    println!("resumed and classified 20 images in {took:.1?}");
+    for (i, part) in parts.iter().enumerate() {
+        let expected = if i < 3 { 1 } else { 3 + 1 };
+        assert_eq!(browser.requests(&url(part)), expected, "{part}");
+    }
+    let notices = browser.text(".notices").await;
+    assert!(notices.contains("broke off"), "{notices}");
+    assert_eq!(
+        browser.numbers().await,
+        cli_eval_with(&weights, &["--images", "20"]),
+        "intact, as the CLI computes"
+    );
+    // A share link with two layers damaged, in the same browser: a second visit, which
+    // downloads nothing and asks nothing.
+    let damaged = "?v=1&seed=5&conv2=drop:0.5&fc6=noise:0.5&model=demo-full&backend=cpu&images=20";
+    let took = browser.open(damaged).await;
+    println!("second visit, two layers damaged: numbers after {took:.1?}");
+    let expected = cli_eval_with(
+        &weights,
+        &[
+            "--images",
+            "20",
+            "--seed",
+            "5",
+            "--set",
+            "conv2=drop:0.5",
+            "--set",
+            "fc6=noise:0.5",
+        ],
+    );
+    assert_eq!(browser.numbers().await, expected);
+    for (i, part) in parts.iter().enumerate() {
+        let before = if i < 3 { 1 } else { 3 + 1 };
+        assert_eq!(browser.requests(&url(part)), before, "{part} again");
+    }
+    let notices = browser.text(".notices").await;
+    assert!(notices.contains("nothing was downloaded"), "{notices}");
+    // Forgetting them empties Cache Storage for the site; the model stays on screen.
+    assert_eq!(browser.cached_weights().await.len(), parts.len());
+    browser
+        .client
+        .find(Locator::Css("#forget-weights"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !browser
+        .text(".notices")
+        .await
+        .contains("downloaded weight file(s)")
+    {
+        assert!(Instant::now() < deadline, "forgetting said nothing");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let notices = browser.text(".notices").await;
+    assert!(notices.contains("MB) from this browser"), "{notices}");
+    assert_eq!(browser.cached_weights().await, Vec::<String>::new());
+    assert_eq!(browser.attr("main > section", "data-state").await, "ready");
     browser.client.close().await.unwrap();
 }

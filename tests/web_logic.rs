@@ -43,6 +43,7 @@ fn model(on_gpu: bool) -> LoadedModel {
         labels: vec![Some(0), Some(1), Some(2), Some(0)],
         intact: report([0, 1, 2, 0]),
         eval_ms: 12.0,
+        worker_memory: 300 << 20,
         notices: vec!["loaded from the cache".into()],
     }
 }
@@ -52,6 +53,7 @@ fn results(settings: &Settings, tops: [usize; 4]) -> Results {
     Results {
         assessment: Assessment::new(settings.clone(), report(tops), &intact, Some(Layer::Conv1)),
         ms: 40.0,
+        worker_memory: 310 << 20,
     }
 }
 
@@ -80,9 +82,119 @@ fn ready_worker_is_asked_for_the_links_model() {
         model: Some("demo".into()),
         backend: BackendChoice::Cpu,
         images: Some(20),
+        download_agreed: false,
     };
     assert_eq!(effects, vec![Effect::Send(load)]);
     assert!(matches!(state.phase, Phase::Loading(_)));
+}
+
+fn full_size_download(missing: u64) -> protocol::Download {
+    protocol::Download {
+        model: ModelInfo {
+            kind: ModelKind::Official,
+            name: "official".into(),
+            source: "test".into(),
+        },
+        missing,
+        total: 122_000_000,
+    }
+}
+
+#[test]
+fn a_large_download_waits_for_the_visitor_and_is_then_asked_for_again() {
+    let mut state = page("?backend=cpu&fc6=drop:0.5");
+    on_reply(&mut state, envelope(0, Reply::Ready), 0.0);
+    let ask = Reply::AskToDownload(full_size_download(61_000_000));
+    assert_eq!(on_reply(&mut state, envelope(0, ask), 1.0), vec![]);
+    let Phase::Asking(download) = &state.phase else {
+        panic!("{:?}", state.phase)
+    };
+    let question = text::download_question(download);
+    assert!(
+        question.starts_with(
+            "Official ImageNet AlexNet (torchvision): its weights are 61.0 MB to download."
+        ) && question.contains("already keeps 61.0 MB of the 122.0 MB"),
+        "{question}"
+    );
+    let Request::Load {
+        download_agreed,
+        images,
+        ..
+    } = state.agree_to_download()
+    else {
+        panic!()
+    };
+    assert!(download_agreed && images.is_none());
+    assert!(matches!(state.phase, Phase::Loading(_)));
+    assert_eq!(state.loading, Some(Loading::Site));
+    // A worker started again later (a crash on the GPU) does not ask twice.
+    assert!(matches!(
+        state.load_request(),
+        Request::Load {
+            download_agreed: true,
+            ..
+        }
+    ));
+    assert_eq!(
+        state.settings.to_string(),
+        share::parse("?fc6=drop:0.5").settings.to_string()
+    );
+    let nothing_kept = text::download_question(&full_size_download(122_000_000));
+    assert!(!nothing_kept.contains("already"), "{nothing_kept}");
+}
+
+#[test]
+fn forgetting_the_weights_is_said_with_what_it_removed() {
+    let mut state = ready("?", false);
+    let gone = Ok(protocol::Forgotten {
+        files: 7,
+        bytes: Some(122_307_584),
+    });
+    on_reply(&mut state, envelope(0, Reply::Forgotten(gone)), 5.0);
+    let said = state.notices.last().unwrap();
+    assert!(
+        said.starts_with("Removed 7 downloaded weight file(s) (122.3 MB)"),
+        "{said}"
+    );
+    assert!(state.is_ready(), "the model on screen stays");
+    let no_sizes = text::forgotten(&Ok(protocol::Forgotten {
+        files: 2,
+        bytes: None,
+    }));
+    assert!(
+        no_sizes.starts_with("Removed 2 downloaded weight file(s) from"),
+        "{no_sizes}"
+    );
+    let none = text::forgotten(&Ok(protocol::Forgotten {
+        files: 0,
+        bytes: Some(0),
+    }));
+    assert!(none.contains("kept no downloaded weights"), "{none}");
+    let failed = text::forgotten(&Err("no Cache Storage".into()));
+    assert!(
+        failed.contains("could not be removed: no Cache Storage"),
+        "{failed}"
+    );
+}
+
+#[test]
+fn a_page_back_from_the_back_forward_cache_starts_again_with_its_settings() {
+    let mut state = ready("?seed=4&conv2=noise:0.5", false);
+    let settings = state.settings.clone();
+    on_reply(
+        &mut state,
+        envelope(
+            1,
+            Reply::Results(Box::new(results(&settings, [0, 1, 2, 1]))),
+        ),
+        200.0,
+    );
+    state.restart();
+    assert!(matches!(state.phase, Phase::Loading(_)));
+    assert!(!state.worker_ready && state.results.is_none() && !state.computing);
+    assert_eq!(state.settings, settings);
+    let effects = on_reply(&mut state, envelope(0, Reply::Ready), 300.0);
+    assert!(matches!(effects[..], [Effect::Send(Request::Load { .. })]));
 }
 
 #[test]

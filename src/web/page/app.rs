@@ -10,7 +10,7 @@ use super::state::Phase;
 use super::store::Store;
 use super::text;
 use crate::share;
-use crate::web::protocol::{Failure, LoadedModel, Progress};
+use crate::web::protocol::{Download, Failure, LoadedModel, Progress, Request};
 
 fn current_query() -> String {
     web_sys::window()
@@ -30,6 +30,7 @@ pub fn App() -> impl IntoView {
         <main>
             {move || match phase.get() {
                 Phase::Loading(progress) => view! { <LoadingView progress /> }.into_any(),
+                Phase::Asking(download) => view! { <AskView download /> }.into_any(),
                 Phase::Ready(model) => view! { <Workbench model=*model /> }.into_any(),
                 Phase::Failed(failure) => view! { <ErrorView failure /> }.into_any(),
             }}
@@ -49,6 +50,21 @@ fn LoadingView(progress: Progress) -> impl IntoView {
             <h2>{progress.title}</h2>
             {bar}
             <p class="detail">{progress.detail}</p>
+        </section>
+    }
+}
+
+/// Before a large download: what it is, and a button to start it.
+#[component]
+fn AskView(download: Download) -> impl IntoView {
+    let store = Store::get();
+    let question = text::download_question(&download);
+    let label = format!("Download {}", text::mb(download.missing));
+    view! {
+        <section class="loading ask" data-state="ask">
+            <h2>"Download the weights?"</h2>
+            <p id="download-question">{question}</p>
+            <button id="download" autofocus on:click=move |_| store.agree_to_download()>{label}</button>
         </section>
     }
 }
@@ -83,6 +99,10 @@ fn Workbench(model: LoadedModel) -> impl IntoView {
                 <ModelBadge model=model.with_value(|m| m.model.clone()) />
                 <p class="backend" id="backend" data-gpu=on_gpu.to_string()>{device_line}</p>
                 {(!on_gpu).then(|| view! { <SubsetChoice /> })}
+                <button id="forget-weights" class="quiet" on:click=move |_| store.send(&Request::ForgetWeights)
+                    title="Remove the weights this browser keeps for the site (the next visit downloads them again)">
+                    "Forget downloaded weights"
+                </button>
                 <ul class="notices" aria-live="polite">
                     {move || notices.get().into_iter().map(|n| view! { <li class="notice">{n}</li> }).collect_view()}
                 </ul>
@@ -107,9 +127,16 @@ fn Status() -> impl IntoView {
     let computing = store.read(|s| s.computing);
     let latency = store.read(|s| s.latency.map(|ms| format!("{ms:.0}")).unwrap_or_default());
     let status = store.read(text::status);
+    // The worker's and the page's WebAssembly memory, for benchmarks and the curious.
+    let worker_memory = store.read(|s| s.worker_memory().to_string());
+    let page_memory = move || {
+        latency.track();
+        crate::web::protocol::memory::wasm_bytes().to_string()
+    };
     view! {
         <p class="status" id="status" role="status" data-computing=move || computing.get().to_string()
-            data-latency-ms=move || latency.get()>
+            data-latency-ms=move || latency.get() data-worker-memory=move || worker_memory.get()
+            data-page-memory=page_memory>
             {move || status.get()}
         </p>
     }

@@ -62,6 +62,15 @@ pub fn on_reply(state: &mut PageState, envelope: Envelope, now: f64) -> Vec<Effe
             vec![]
         }
         Reply::EvalFailed(failure) => on_eval_failed(state, failure),
+        Reply::AskToDownload(download) => {
+            state.loading = None;
+            state.phase = Phase::Asking(download);
+            vec![]
+        }
+        Reply::Forgotten(outcome) => {
+            state.notices.push(super::text::forgotten(&outcome));
+            vec![]
+        }
         Reply::Notice(notice) => {
             state.notices.push(notice);
             vec![]

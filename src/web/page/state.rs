@@ -6,12 +6,14 @@ use std::collections::BTreeMap;
 use crate::model::Layer;
 use crate::perturb::{Damage, Kind, Preset, Settings};
 use crate::share::{self, BackendChoice, Link, Page};
-use crate::web::protocol::{Failure, LoadedModel, Progress, Request, Results};
+use crate::web::protocol::{Download, Failure, LoadedModel, Progress, Request, Results};
 
 /// Where the page is: loading a model, showing one, or stopped with an error.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Phase {
     Loading(Progress),
+    /// The weights are a large download: waiting for the visitor to agree.
+    Asking(Download),
     Ready(Box<LoadedModel>),
     Failed(Failure),
 }
@@ -63,6 +65,8 @@ pub struct PageState {
     pub charts: Charts,
     /// Loading of a picked file: progress, or why it was refused.
     pub file_status: Option<String>,
+    /// The visitor agreed to download the site's weights, however large.
+    pub download_agreed: bool,
 }
 
 impl PageState {
@@ -92,6 +96,7 @@ impl PageState {
             notices: link.ignored,
             charts: Charts::new(),
             file_status: None,
+            download_agreed: false,
         }
     }
 
@@ -107,13 +112,44 @@ impl PageState {
         }
     }
 
+    /// The worker's WebAssembly memory as it last said (bytes; 0 before a model loaded).
+    pub fn worker_memory(&self) -> u64 {
+        self.results
+            .as_ref()
+            .map(|r| r.worker_memory)
+            .or(self.model().map(|m| m.worker_memory))
+            .unwrap_or(0)
+    }
+
     /// The request that loads the site's model as the link asks.
     pub fn load_request(&self) -> Request {
         Request::Load {
             model: self.page.model.clone(),
             backend: self.backend,
             images: self.page.images,
+            download_agreed: self.download_agreed,
         }
+    }
+
+    /// The visitor agreed to the download the page asked about: the load to send.
+    pub fn agree_to_download(&mut self) -> Request {
+        self.download_agreed = true;
+        self.loading = Some(Loading::Site);
+        self.phase = Phase::Loading(Progress::new("Downloading weights", None, ""));
+        self.load_request()
+    }
+
+    /// The page came back from the browser's back-forward cache, its worker released when
+    /// it was hidden: everything but the settings starts again (the weights come from
+    /// Cache Storage).
+    pub fn restart(&mut self) {
+        self.phase = Phase::Loading(Progress::new("Starting again", None, ""));
+        self.worker_ready = false;
+        self.loading = Some(Loading::Site);
+        self.results = None;
+        self.computing = false;
+        self.failure = None;
+        self.charts.clear();
     }
 
     /// Asks for the current settings at time `now`. The worker drops older requests, so a

@@ -3,6 +3,9 @@
 //! through the reducer. Also the one effect that mirrors the settings in the URL.
 
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::Closure;
+use web_sys::PageTransitionEvent;
 
 use super::client::Client;
 use super::reducer::{self, Effect as Action};
@@ -29,7 +32,38 @@ impl Store {
         provide_context(store);
         store.connect();
         store.mirror_in_url();
+        store.release_when_hidden();
         store
+    }
+
+    /// The visitor agreed to the download the page asked about.
+    pub fn agree_to_download(self) {
+        if let Some(request) = self.state.try_update(PageState::agree_to_download) {
+            self.send(&request);
+        }
+    }
+
+    /// A hidden page lets its worker go (the model and its gigabyte of memory), so that
+    /// pages kept in the back-forward cache hold none; one shown again from that cache
+    /// starts a worker and loads again (from Cache Storage).
+    fn release_when_hidden(self) {
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let hide = Closure::<dyn FnMut(PageTransitionEvent)>::new(move |_: PageTransitionEvent| {
+            self.client.set_value(None);
+        });
+        let show = Closure::<dyn FnMut(PageTransitionEvent)>::new(move |event: PageTransitionEvent| {
+            if event.persisted() {
+                self.state.update(PageState::restart);
+                self.connect();
+            }
+        });
+        let _ = window.add_event_listener_with_callback("pagehide", hide.as_ref().unchecked_ref());
+        let _ = window.add_event_listener_with_callback("pageshow", show.as_ref().unchecked_ref());
+        // They live as long as the page.
+        hide.forget();
+        show.forget();
     }
 
     /// The store provided by [`Store::provide`].

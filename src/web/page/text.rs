@@ -2,7 +2,7 @@
 
 use super::state::PageState;
 use crate::model::{ModelInfo, ModelKind};
-use crate::web::protocol::LoadedModel;
+use crate::web::protocol::{Download, Forgotten, LoadedModel};
 
 /// A fraction as a percentage with one decimal, or a dash when it is not a number.
 pub fn pct(v: f64) -> String {
@@ -19,6 +19,48 @@ pub fn ratio(v: f64) -> String {
         format!("{v:.2}")
     } else {
         "–".into()
+    }
+}
+
+/// Bytes in megabytes, as the page says them.
+pub fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// What the page asks before a large download.
+pub fn download_question(download: &Download) -> String {
+    let (_, name) = badge(&download.model);
+    let kept = download.total - download.missing.min(download.total);
+    let mut text = format!(
+        "{name}: its weights are {} to download.",
+        mb(download.missing)
+    );
+    if kept > 0 {
+        text.push_str(&format!(
+            " This browser already keeps {} of the {} from an earlier visit.",
+            mb(kept),
+            mb(download.total)
+        ));
+    }
+    text.push_str(
+        " They are kept in this browser afterwards, so the next visit downloads nothing.",
+    );
+    text
+}
+
+/// What forgetting the stored weights did.
+pub fn forgotten(outcome: &Result<Forgotten, String>) -> String {
+    match outcome {
+        Ok(Forgotten { files: 0, .. }) => {
+            "This browser kept no downloaded weights for this site.".to_string()
+        }
+        Ok(Forgotten { files, bytes }) => {
+            let size = bytes.map(|b| format!(" ({})", mb(b))).unwrap_or_default();
+            format!(
+                "Removed {files} downloaded weight file(s){size} from this browser: the model on screen stays until you leave; the next visit downloads them again."
+            )
+        }
+        Err(why) => format!("The downloaded weights could not be removed: {why}."),
     }
 }
 

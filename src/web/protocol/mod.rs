@@ -12,6 +12,8 @@ pub mod clock;
 #[cfg(target_arch = "wasm32")]
 pub mod codec;
 mod failure;
+#[cfg(target_arch = "wasm32")]
+pub mod memory;
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +36,10 @@ pub enum Request {
         backend: BackendChoice,
         /// Evaluate this many of the images (spread evenly), or all.
         images: Option<usize>,
+        /// The visitor agreed to download the weights, however large. Without it the
+        /// worker asks first ([`Reply::AskToDownload`]) when more than
+        /// [`ASK_ABOVE_BYTES`] are missing from this browser.
+        download_agreed: bool,
     },
     /// Load weights the user picked (files written by `lesion weights install`). The
     /// browser's `File` objects travel beside the request (see `codec`), so the worker
@@ -48,6 +54,30 @@ pub enum Request {
         settings: Settings,
         kinds: [Kind; 8],
     },
+    /// Remove every weight file this browser keeps for the site (Cache Storage); the
+    /// model on screen stays loaded. Answered by [`Reply::Forgotten`].
+    ForgetWeights,
+}
+
+/// Downloads larger than this are said, and wait for the visitor's agreement, before
+/// they start (the full-size AlexNet is 122 MB; the demo model 4.3 MB).
+pub const ASK_ABOVE_BYTES: u64 = 50_000_000;
+
+/// A download the worker would start: what the visitor is asked to agree to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Download {
+    pub model: ModelInfo,
+    /// Bytes to download, and the weights' whole size (the rest is in this browser).
+    pub missing: u64,
+    pub total: u64,
+}
+
+/// What forgetting the stored weights removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Forgotten {
+    pub files: usize,
+    /// Their size, when every entry recorded it.
+    pub bytes: Option<u64>,
 }
 
 /// A file the user dropped or picked: its name and size (its bytes stay in the browser's
@@ -113,6 +143,8 @@ pub struct LoadedModel {
     pub intact: Report,
     /// Time to classify every image with the intact model.
     pub eval_ms: f64,
+    /// The worker's WebAssembly memory once loaded, in bytes.
+    pub worker_memory: u64,
     pub notices: Vec<String>,
 }
 
@@ -122,6 +154,8 @@ pub struct Results {
     pub assessment: Assessment,
     /// Wall time of the evaluation (0 when the result was remembered).
     pub ms: f64,
+    /// The worker's WebAssembly memory afterwards, in bytes.
+    pub worker_memory: u64,
 }
 
 impl Results {
@@ -158,6 +192,11 @@ pub enum Reply {
     Point(ChartPoint),
     /// An evaluation failed; the model stays loaded.
     EvalFailed(Failure),
+    /// More than [`ASK_ABOVE_BYTES`] would be downloaded: nothing starts until the page
+    /// loads again with `download_agreed`.
+    AskToDownload(Download),
+    /// The stored weights are gone (or could not be removed: the message says why).
+    Forgotten(Result<Forgotten, String>),
     /// Something the page should say.
     Notice(String),
     /// The worker hit an internal error and is gone.

@@ -6,6 +6,7 @@ use crate::eval::{Purpose, SampleSet, Session};
 use crate::model::{ModelInfo, Weights};
 use crate::perturb::Settings;
 use crate::web::protocol::clock::{breathe, now_ms};
+use crate::web::protocol::memory;
 use crate::web::protocol::{Failure, LoadedModel, Results};
 
 /// Where an engine runs, as the page is told.
@@ -71,6 +72,7 @@ impl Engine {
             labels: self.session.labels().to_vec(),
             intact: self.session.intact().clone(),
             eval_ms: self.eval_ms,
+            worker_memory: memory::wasm_bytes(),
             notices,
         }
     }
@@ -97,6 +99,7 @@ impl Engine {
         Ok(assessment.map(|assessment| Results {
             assessment,
             ms: now_ms() - start,
+            worker_memory: memory::wasm_bytes(),
         }))
     }
 }

@@ -9,7 +9,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, AbortSignal, ReadableStreamDefaultReader, RequestCache, Response};
 
 use super::retry::{self, Miss};
-use crate::web::protocol::Failure;
+use crate::web::protocol::{Failure, Forgotten};
 use crate::web::protocol::clock::{sleep, within};
 
 fn network(url: &str, message: impl Into<String>) -> Failure {
@@ -189,16 +189,19 @@ pub async fn text(url: &str) -> Result<String, Failure> {
 /// version of the weights is a new entry and an old one is never mistaken for it.
 const CACHE: &str = "lesion-weights-v1";
 
-async fn open_cache() -> Option<web_sys::Cache> {
+fn cache_storage() -> Option<web_sys::CacheStorage> {
     let scope = js_sys::global();
-    let caches = match scope.dyn_ref::<web_sys::Window>() {
-        Some(window) => window.caches().ok()?,
+    match scope.dyn_ref::<web_sys::Window>() {
+        Some(window) => window.caches().ok(),
         None => scope
             .dyn_ref::<web_sys::WorkerGlobalScope>()?
             .caches()
-            .ok()?,
-    };
-    JsFuture::from(caches.open(CACHE))
+            .ok(),
+    }
+}
+
+async fn open_cache() -> Option<web_sys::Cache> {
+    JsFuture::from(cache_storage()?.open(CACHE))
         .await
         .ok()?
         .dyn_into()
@@ -227,12 +230,49 @@ pub async fn store(url: &str, sha256: &str, bytes: &[u8]) -> Result<(), String> 
         .await
         .ok_or("this browser offers no Cache Storage here")?;
     let body = Uint8Array::from(bytes);
-    let resp = Response::new_with_opt_buffer_source(Some(&body))
+    // The entry's size, so that forgetting can say how much it freed without reading it.
+    let headers = web_sys::Headers::new().map_err(|e| js_err("cannot build the cache entry", e))?;
+    headers
+        .set(SIZE_HEADER, &bytes.len().to_string())
+        .map_err(|e| js_err("cannot build the cache entry", e))?;
+    let init = web_sys::ResponseInit::new();
+    init.set_headers(&headers);
+    let resp = Response::new_with_opt_buffer_source_and_init(Some(&body), &init)
         .map_err(|e| js_err("cannot build the cache entry", e))?;
     JsFuture::from(cache.put_with_str(&cache_key(url, sha256), &resp))
         .await
         .map_err(|e| js_err("cannot store the weights in Cache Storage", e))?;
     Ok(())
+}
+
+/// The header of a stored entry that records its size in bytes.
+const SIZE_HEADER: &str = "x-lesion-bytes";
+
+/// Removes every weight file this browser keeps for the site: how many there were and,
+/// when each recorded its size, how many bytes.
+pub async fn forget_all() -> Result<Forgotten, String> {
+    let storage = cache_storage().ok_or("this browser offers no Cache Storage here")?;
+    let mut forgotten = Forgotten {
+        files: 0,
+        bytes: Some(0),
+    };
+    if let Some(cache) = open_cache().await {
+        let responses = JsFuture::from(cache.match_all())
+            .await
+            .map_err(|e| js_err("cannot list the stored weights", e))?;
+        for response in js_sys::Array::from(&responses).iter() {
+            let size = response
+                .dyn_ref::<Response>()
+                .and_then(|r| r.headers().get(SIZE_HEADER).ok().flatten())
+                .and_then(|v| v.parse::<u64>().ok());
+            forgotten.files += 1;
+            forgotten.bytes = forgotten.bytes.zip(size).map(|(a, b)| a + b);
+        }
+    }
+    JsFuture::from(storage.delete(CACHE))
+        .await
+        .map_err(|e| js_err("cannot remove the stored weights", e))?;
+    Ok(forgotten)
 }
 
 /// Drops a stored entry (e.g. one that no longer verifies).

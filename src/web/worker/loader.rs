@@ -7,7 +7,7 @@ use crate::model::manifest::{self, Index, Manifest};
 use crate::model::Weights;
 use crate::share::BackendChoice;
 use crate::text::{is_plain_file_name, shorten};
-use crate::web::protocol::{Failure, Progress};
+use crate::web::protocol::{Download, Failure, Progress};
 
 use super::engine::Engine;
 use super::picked::file_failure;
@@ -17,6 +17,13 @@ use super::{device, fetch, shards};
 pub struct Loaded {
     pub engine: Engine,
     pub notices: Vec<String>,
+}
+
+/// How a load of the site's model ended, short of failing.
+pub enum Outcome {
+    Loaded(Box<Loaded>),
+    /// The weights are too large to download unasked: nothing was fetched.
+    Ask(Download),
 }
 
 const WEIGHTS_DIR: &str = "weights";
@@ -29,13 +36,15 @@ pub(super) fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
-/// Runs the whole sequence. `requested_model` and `choice` come from the URL.
+/// Runs the whole sequence. `requested_model`, `choice` and `images` come from the URL;
+/// `agreed`: the visitor agreed to a large download (see [`shards::load`]).
 pub async fn load(
     requested_model: Option<String>,
     choice: BackendChoice,
     images: Option<usize>,
+    agreed: bool,
     report: impl Fn(Progress),
-) -> Result<Loaded, Failure> {
+) -> Result<Outcome, Failure> {
     let mut notices = Vec::new();
     report(Progress::new("Finding the model", None, ""));
     let (manifest, manifest_url, folders) = find_manifest(requested_model, &mut notices).await?;
@@ -43,7 +52,10 @@ pub async fn load(
         .rsplit_once('/')
         .map(|(d, _)| d)
         .unwrap_or(WEIGHTS_DIR);
-    let weights = shards::load(&manifest, dir, &mut notices, &report).await?;
+    let weights = match shards::load(&manifest, dir, agreed, &mut notices, &report).await? {
+        shards::Fetched::Weights(weights) => weights,
+        shards::Fetched::Ask(download) => return Ok(Outcome::Ask(download)),
+    };
     let current: Vec<(String, String)> = manifest
         .parts()
         .iter()
@@ -56,7 +68,8 @@ pub async fn load(
         ));
     }
     let encoded = samples(&report, images).await?;
-    start(weights, choice, encoded, notices, &report).await
+    let loaded = start(weights, choice, encoded, notices, &report).await?;
+    Ok(Outcome::Loaded(Box::new(loaded)))
 }
 
 /// The manifest of the model the link asks for (or the default, with a notice), its URL,

@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::engine::Engine;
-use super::loader::{self, Loaded};
+use super::loader::{self, Loaded, Outcome};
 use super::scheduler::{Job, Scheduler};
 use crate::eval::Purpose;
 use crate::share::BackendChoice;
@@ -87,6 +87,7 @@ fn handle(request: Request, beside: Option<JsValue>) {
             model,
             backend,
             images,
+            download_agreed,
         } => {
             let ticket = STATE.with_borrow_mut(|s| {
                 s.backend = backend;
@@ -95,7 +96,7 @@ fn handle(request: Request, beside: Option<JsValue>) {
             });
             wasm_bindgen_futures::spawn_local(async move {
                 let report = |p| post(Reply::Progress(p));
-                let loaded = loader::load(model, backend, images, report).await;
+                let loaded = loader::load(model, backend, images, download_agreed, report).await;
                 finish_load(ticket, loaded);
             });
         }
@@ -106,10 +107,13 @@ fn handle(request: Request, beside: Option<JsValue>) {
             });
             wasm_bindgen_futures::spawn_local(async move {
                 let loaded = load_files(files, beside).await;
-                finish_load(ticket, loaded);
+                finish_load(ticket, loaded.map(|l| Outcome::Loaded(Box::new(l))));
             });
         }
         Request::MoveToCpu { notice } => move_to_cpu(notice),
+        Request::ForgetWeights => wasm_bindgen_futures::spawn_local(async {
+            post(Reply::Forgotten(super::fetch::forget_all().await));
+        }),
         Request::Evaluate { settings, kinds } => {
             STATE.with_borrow_mut(|s| s.scheduler.want(settings, kinds));
             kick();
@@ -119,12 +123,13 @@ fn handle(request: Request, beside: Option<JsValue>) {
 
 /// Installs a finished load, unless a newer load was asked for meanwhile (the last one
 /// asked for wins, not the last to finish).
-fn finish_load(ticket: u64, loaded: Result<Loaded, Failure>) {
+fn finish_load(ticket: u64, loaded: Result<Outcome, Failure>) {
     if STATE.with_borrow(|s| s.load != ticket) {
         return;
     }
     match loaded {
-        Ok(loaded) => install(loaded),
+        Ok(Outcome::Loaded(loaded)) => install(*loaded),
+        Ok(Outcome::Ask(download)) => post(Reply::AskToDownload(download)),
         Err(failure) => post(Reply::LoadFailed(failure)),
     }
 }
@@ -297,6 +302,6 @@ fn move_to_cpu(notice: String) {
         let report = |p| post(Reply::Progress(p));
         let cpu = BackendChoice::Cpu;
         let loaded = loader::start(weights, cpu, encoded, vec![notice], &report).await;
-        finish_load(ticket, loaded);
+        finish_load(ticket, loaded.map(|l| Outcome::Loaded(Box::new(l))));
     });
 }

@@ -13,7 +13,7 @@ use super::{fetch, retry};
 use crate::model::Weights;
 use crate::model::manifest::{self, FileEntry, Manifest};
 use crate::web::protocol::clock::now_ms;
-use crate::web::protocol::{Failure, Progress};
+use crate::web::protocol::{ASK_ABOVE_BYTES, Download, Failure, Progress};
 
 /// Shards downloaded at once.
 const PARALLEL: usize = 3;
@@ -45,13 +45,22 @@ impl Tally {
     }
 }
 
-/// The verified weights of `manifest` (in folder `dir`), and what loading them had to say.
+/// The weights, or the question to ask before downloading them.
+pub enum Fetched {
+    Weights(Weights),
+    Ask(Download),
+}
+
+/// The verified weights of `manifest` (in folder `dir`), and what loading them had to say;
+/// or, when more than [`ASK_ABOVE_BYTES`] are missing and the visitor has not `agreed`, the
+/// download to ask about (nothing is fetched).
 pub async fn load(
     manifest: &Manifest,
     dir: &str,
+    agreed: bool,
     notices: &mut Vec<String>,
     report: &impl Fn(Progress),
-) -> Result<Weights, Failure> {
+) -> Result<Fetched, Failure> {
     let parts = manifest.parts();
     let url = |part: &FileEntry| format!("{dir}/{}", part.path);
     report(Progress::new("Looking for stored weights", None, ""));
@@ -61,6 +70,14 @@ pub async fn load(
     }
     let kept = pieces.iter().flatten().count();
     let missing: Vec<usize> = (0..parts.len()).filter(|&i| pieces[i].is_none()).collect();
+    let missing_bytes: u64 = missing.iter().map(|&i| parts[i].bytes).sum();
+    if !agreed && missing_bytes > ASK_ABOVE_BYTES {
+        return Ok(Fetched::Ask(Download {
+            model: manifest.model.clone(),
+            missing: missing_bytes,
+            total: manifest.total_bytes(),
+        }));
+    }
     if missing.is_empty() {
         notices.push(format!(
             "Weights ({}) came from this browser's cache: nothing was downloaded.",
@@ -75,7 +92,7 @@ pub async fn load(
     }
     let tally = Tally {
         got: RefCell::new(vec![0; parts.len()]),
-        total: missing.iter().map(|&i| parts[i].bytes).sum(),
+        total: missing_bytes,
         started: now_ms(),
     };
     let mut unkept = None;
@@ -93,7 +110,9 @@ pub async fn load(
     report(Progress::new("Reading the weights", None, mb(manifest.total_bytes())));
     // Every piece was verified as it arrived (from the cache or the network).
     let bytes = manifest::join_parts(pieces.into_iter().flatten().collect());
-    manifest::decode(&bytes, manifest.model.clone(), dir).map_err(|e| file_failure(e, false))
+    let weights =
+        manifest::decode(&bytes, manifest.model.clone(), dir).map_err(|e| file_failure(e, false))?;
+    Ok(Fetched::Weights(weights))
 }
 
 /// A shard an earlier visit kept, if it still verifies (one that does not is dropped).

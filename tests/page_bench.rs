@@ -1,0 +1,238 @@
+//! The page's benchmark at full size: memory and speed of the built site in headless
+//! Chromium, on the CPU backend, with the full-size stand-in model (`demo-full`: the demo
+//! AlexNet zero-padded to torchvision's 61.1 M parameters, in 20 MiB shards). Run by
+//! `./dev bench-page`; it prints figures and checks only that the page works.
+//!
+//! Speed is given as milliseconds and as ratios against the page's own full evaluation of
+//! the same images, measured in the same run. Memory: the worker's and the page's
+//! WebAssembly memory (as they report it), the page's JS heap, and the resident memory of
+//! Chromium's renderer processes (page and worker live there) and of all of Chromium.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod browser;
+mod common;
+
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use fantoccini::key::Key;
+
+use browser::*;
+use lesion::model::Layer;
+
+/// Kilobytes from a `/proc/PID/status` or `smaps_rollup` line such as `VmRSS:  1234 kB`.
+fn kb(text: &str, key: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Resident memory of Chromium's processes: (largest renderer RSS, all renderers' RSS,
+/// all of Chromium's proportional set size), in bytes.
+fn chromium_memory() -> (u64, u64, u64) {
+    let (mut largest, mut renderers, mut all) = (0, 0, 0);
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let dir = entry.path();
+        let Ok(cmdline) = std::fs::read(dir.join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if !cmdline.contains("chrom") || cmdline.contains("chromedriver") {
+            continue;
+        }
+        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+        let rollup = std::fs::read_to_string(dir.join("smaps_rollup")).unwrap_or_default();
+        all += kb(&rollup, "Pss:") * 1024;
+        if cmdline.contains("--type=renderer") {
+            let rss = kb(&status, "VmRSS:") * 1024;
+            largest = largest.max(rss);
+            renderers += rss;
+        }
+    }
+    (largest, renderers, all)
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.0} MB", bytes as f64 / 1e6)
+}
+
+/// Prints one line of memory figures, under `case`; returns the renderer's RSS.
+async fn memory(browser: &Browser, case: &str) -> u64 {
+    // Settle the garbage collector's view as far as a page can: wait a moment.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let worker: u64 = browser
+        .attr("#status", "data-worker-memory")
+        .await
+        .parse()
+        .unwrap_or(0);
+    let page: u64 = browser
+        .attr("#status", "data-page-memory")
+        .await
+        .parse()
+        .unwrap_or(0);
+    let heap = browser
+        .client
+        .execute(
+            "return performance.memory ? performance.memory.usedJSHeapSize : 0;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap_or(0.0) as u64;
+    let (renderer, renderers, all) = chromium_memory();
+    println!(
+        "memory  {case:<44} worker wasm {:>7}  page wasm {:>6}  page JS heap {:>6}  renderer RSS {:>7} (all renderers {:>7})  Chromium PSS {:>7}",
+        mb(worker),
+        mb(page),
+        mb(heap),
+        mb(renderer),
+        mb(renderers),
+        mb(all)
+    );
+    renderer
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The page's own figure for the intact evaluation of every image (ms).
+async fn full_evaluation_ms(browser: &Browser) -> f64 {
+    let line = browser.text("#backend").await;
+    let ms = line
+        .rsplit_once(" in ")
+        .and_then(|(_, t)| t.trim_end_matches(" ms").parse().ok())
+        .unwrap_or(f64::NAN);
+    assert!(ms.is_finite(), "no evaluation time in {line:?}");
+    ms
+}
+
+/// Slider-to-numbers latency, as the page measures it (request to results), for `moves`
+/// PageUp presses on each layer's slider, fc8 first (so no move restores an earlier
+/// layer); the median per layer, in ms.
+async fn latencies(browser: &Browser, moves: usize) -> Vec<(Layer, f64)> {
+    let mut out = Vec::new();
+    for layer in Layer::ALL.iter().rev() {
+        let slider = browser
+            .client
+            .find(Locator::Css(&format!("#slider-{}", layer.name())))
+            .await
+            .unwrap();
+        let mut times = Vec::new();
+        for _ in 0..moves {
+            slider.send_keys(&Key::PageUp.to_string()).await.unwrap();
+            browser.settled().await;
+            times.push(
+                browser
+                    .attr("#status", "data-latency-ms")
+                    .await
+                    .parse()
+                    .unwrap(),
+            );
+        }
+        out.push((*layer, median(times)));
+    }
+    out.reverse();
+    out
+}
+
+fn print_latencies(images: &str, full: f64, times: &[(Layer, f64)]) {
+    println!("speed   slider to numbers, {images} (the page's full evaluation: {full:.0} ms)");
+    for (i, (layer, ms)) in times.iter().enumerate() {
+        // A change to layer k re-runs k..fc8: the difference to the next layer's time is
+        // what layer k itself costs (its damage, upload and run).
+        let own = ms - times.get(i + 1).map_or(0.0, |(_, t)| *t);
+        println!(
+            "speed     {:<5} {ms:>8.0} ms  (full / this = {:>5.1}x; this layer's own part {own:>6.0} ms, {:>4.1}% of a conv1 change)",
+            layer.name(),
+            full / ms,
+            100.0 * own / times[0].1
+        );
+    }
+}
+
+#[tokio::test]
+#[ignore = "a benchmark, run by ./dev bench-page"]
+async fn full_size_page_memory_and_speed() {
+    let (root, _weights) = full_size_site();
+    let browser = Browser::start_in(root.path().to_path_buf(), "lesion/").await;
+    let all = "?model=demo-full&backend=cpu";
+    let subset = "?model=demo-full&backend=cpu&images=20";
+
+    // First visit: the page asks, then downloads 122 MB from loopback.
+    let start = Instant::now();
+    browser
+        .client
+        .goto(&format!("{}{all}", browser.base))
+        .await
+        .unwrap();
+    browser.question_within(Duration::from_secs(60)).await;
+    browser.agree().await;
+    println!(
+        "speed   first visit (ask, download from loopback, 100 images): {:.1?}",
+        start.elapsed()
+    );
+    let loaded = memory(&browser, "after loading the full-size model").await;
+
+    // Later visits: the weights come from Cache Storage.
+    for (query, what) in [(all, "100 images"), (subset, "20 images")] {
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            times.push(browser.open(query).await.as_secs_f64() * 1e3);
+        }
+        println!(
+            "speed   time to first numbers, weights cached, {what}: {:.0} ms (median of 3: {times:.0?})",
+            median(times.clone())
+        );
+    }
+
+    // Slider moves, every layer, on all images and on 20.
+    browser.open(all).await;
+    let full = full_evaluation_ms(&browser).await;
+    let times = latencies(&browser, 3).await;
+    print_latencies("100 images", full, &times);
+    let after_24 = memory(&browser, "after 24 slider moves (100 images)").await;
+    // 26 more, across all layers: memory must not grow with the number of moves.
+    for i in 0..26 {
+        let layer = Layer::ALL[i % 8];
+        let slider = browser
+            .client
+            .find(Locator::Css(&format!("#slider-{}", layer.name())))
+            .await
+            .unwrap();
+        slider.send_keys(&Key::Left.to_string()).await.unwrap();
+        browser.settled().await;
+    }
+    let after_50 = memory(&browser, "after 50 slider moves (100 images)").await;
+    println!(
+        "memory  renderer RSS: loaded {}, after 24 moves {}, after 50 moves {}",
+        mb(loaded),
+        mb(after_24),
+        mb(after_50)
+    );
+
+    browser.open(subset).await;
+    let full = full_evaluation_ms(&browser).await;
+    let times = latencies(&browser, 3).await;
+    print_latencies("20 images", full, &times);
+
+    // Ten share links, one after another in the same tab.
+    let mut renderer = Vec::new();
+    for i in 1..=10 {
+        let link = format!("?v=1&seed={i}&fc7=drop:0.{i:02}&model=demo-full&backend=cpu");
+        browser.open(&link).await;
+        assert_eq!(browser.attr("main > section", "data-state").await, "ready");
+        renderer.push(memory(&browser, &format!("after share link {i} of 10")).await);
+    }
+    println!(
+        "memory  renderer RSS over ten share links: {:?}",
+        renderer.iter().map(|b| mb(*b)).collect::<Vec<_>>()
+    );
+    let (_, _, chromium) = chromium_memory();
+    println!("memory  all of Chromium at the end (PSS): {}", mb(chromium));
+    browser.client.close().await.unwrap();
+}
