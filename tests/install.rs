@@ -226,3 +226,21 @@ fn the_padded_demo_installs_at_full_size_as_custom_weights() {
         );
     }
 }
+
+#[test]
+fn official_only_installs_nothing_when_the_download_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let weights = tmp.path().join("weights");
+    let out = install_with_failed_download(&weights, &["--official"], tmp.path());
+    let text = all_text(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("--official installs nothing else") && !text.contains("DEMO"),
+        "{text}"
+    );
+    assert!(
+        !weights.join("index.json").exists(),
+        "nothing was installed"
+    );
+    assert!(!weights.join("demo").exists());
+}

@@ -41,6 +41,10 @@ pub struct InstallArgs {
     /// Install the demo model without trying to download the official weights.
     #[arg(long, conflicts_with = "from")]
     demo: bool,
+    /// The official weights or nothing: fail when they cannot be downloaded and verified,
+    /// instead of installing the demo model (for a deploy).
+    #[arg(long, conflicts_with_all = ["from", "demo", "padded_demo"])]
+    official: bool,
     /// Install the demo model zero-padded to torchvision's full size (61,100,840
     /// parameters, the demo's logits), as custom weights named `demo-full`: a full-size
     /// model for tests whose numbers mean something. Never the official weights.
@@ -59,20 +63,25 @@ pub struct InstallArgs {
 
 /// The `.pth` to install and whether it is the demo model: the file given, the official
 /// weights, or (when they cannot be had, or with `--demo` or `--padded-demo`) the demo model.
-fn choose_source(args: &InstallArgs) -> (PathBuf, bool) {
+fn choose_source(args: &InstallArgs) -> anyhow::Result<(PathBuf, bool)> {
     if let Some(path) = &args.from {
-        return (path.clone(), false);
+        return Ok((path.clone(), false));
     }
     if !args.demo && !args.padded_demo {
         match official_pth(args) {
-            Ok(path) => return (path, false),
+            Ok(path) => return Ok((path, false)),
+            Err(reason) if args.official => {
+                return Err(reason.context(
+                    "the official AlexNet weights are not available, and --official installs nothing else",
+                ));
+            }
             Err(reason) => println!(
                 "lesion: the official AlexNet weights are not available ({reason:#}); installing the DEMO model from {} instead",
                 args.demo_from.display()
             ),
         }
     }
-    (args.demo_from.clone(), true)
+    Ok((args.demo_from.clone(), true))
 }
 
 /// Reads the `.pth` at `path` (sha256 `sha`) and says what it is: the demo model (padded
@@ -112,7 +121,7 @@ fn rename(weights: Weights, name: &str) -> Weights {
 pub fn run(args: InstallArgs) -> anyhow::Result<()> {
     // A corrupt index is refused before anything is written.
     read_index(&args.dir.join(manifest::INDEX_FILE))?;
-    let (pth_path, demo) = choose_source(&args);
+    let (pth_path, demo) = choose_source(&args)?;
     let sha = source::file_sha256(&pth_path).with_context(|| {
         if demo {
             "the demo model is missing: run from a checkout with ../shared beside it, or pass --from FILE.pth"
