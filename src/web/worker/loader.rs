@@ -2,6 +2,8 @@
 //! -> sample images -> the intact evaluation; or weights from files the user picked. Every
 //! stage reports progress; every failure is a typed [`Failure`].
 
+use futures_util::future::join_all;
+
 use crate::eval::spread;
 use crate::model::manifest::{self, Index, Manifest};
 use crate::model::Weights;
@@ -28,6 +30,8 @@ pub enum Outcome {
 
 const WEIGHTS_DIR: &str = "weights";
 const SAMPLES_DIR: &str = "samples";
+/// Sample images fetched at once.
+const PARALLEL_SAMPLES: usize = 8;
 /// The largest sample image fetched (the site's are about 100 KB each).
 const MAX_SAMPLE_BYTES: u64 = 16 << 20;
 
@@ -175,21 +179,28 @@ pub async fn samples(
         .into_iter()
         .map(|i| all[i])
         .collect();
+    if let Some(name) = names.iter().find(|n| !is_plain_file_name(n)) {
+        return Err(Failure::Invalid {
+            file: "samples.txt".into(),
+            message: format!("lists an unexpected file name: {:?}", shorten(name, 80)),
+        });
+    }
+    // A few at a time: one after another, each image costs a round trip.
     let mut files = Vec::with_capacity(names.len());
-    for (i, name) in names.iter().enumerate() {
-        if !is_plain_file_name(name) {
-            return Err(Failure::Invalid {
-                file: "samples.txt".into(),
-                message: format!("lists an unexpected file name: {:?}", shorten(name, 80)),
-            });
+    for wave in names.chunks(PARALLEL_SAMPLES) {
+        let fetched = join_all(wave.iter().map(|name| async move {
+            let url = format!("{SAMPLES_DIR}/{name}");
+            let data = fetch::bytes(&url, false, MAX_SAMPLE_BYTES, |_| {}).await?;
+            Ok::<_, Failure>((name.to_string(), data))
+        }))
+        .await;
+        for file in fetched {
+            files.push(file?);
         }
-        let url = format!("{SAMPLES_DIR}/{name}");
-        let data = fetch::bytes(&url, false, MAX_SAMPLE_BYTES, |_| {}).await?;
-        files.push((name.to_string(), data));
-        let detail = format!("{} of {}", i + 1, names.len());
+        let detail = format!("{} of {}", files.len(), names.len());
         report(Progress::new(
             TITLE,
-            Some((i + 1) as f64 / names.len() as f64),
+            Some(files.len() as f64 / names.len() as f64),
             detail,
         ));
     }
