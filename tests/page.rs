@@ -105,7 +105,9 @@ async fn page_shows_the_demo_models_top1_equal_to_the_cli_on_webgpu_and_cpu() {
 #[ignore = "needs the built site and chromedriver: run by ./dev test"]
 async fn an_unknown_model_in_the_link_is_named_and_the_default_shown() {
     let browser = Browser::start().await;
-    browser.open("?model=imagenet-xl&backend=cpu").await;
+    browser
+        .open("?model=imagenet-xl&backend=cpu&images=10")
+        .await;
     assert_eq!(browser.attr("main > section", "data-state").await, "ready");
     let notices = browser.text(".notices").await;
     assert!(
@@ -113,7 +115,7 @@ async fn an_unknown_model_in_the_link_is_named_and_the_default_shown() {
         "{notices}"
     );
     browser
-        .open("?model=%3Cscript%3Ealert(1)%3C%2Fscript%3E&backend=cpu")
+        .open("?model=%3Cscript%3Ealert(1)%3C%2Fscript%3E&backend=cpu&images=10")
         .await;
     assert_eq!(browser.attr("main > section", "data-state").await, "ready");
     let notice = browser.text(".notice").await;
@@ -301,8 +303,8 @@ async fn malformed_links_load_a_working_page_with_a_notice_and_run_nothing() {
     links.push("?conv1=drop:0.5&<script>alert(1)</script>=<script>alert(2)</script>".into());
     assert!(links.len() >= 20);
     for link in &links {
-        // On the CPU backend: this test is about the link, and SwiftShader is slow.
-        let took = browser.open(&format!("{link}&backend=cpu")).await;
+        // On the CPU backend and 10 images: this test is about the link.
+        let took = browser.open(&format!("{link}&backend=cpu&images=10")).await;
         let shown: String = link.chars().take(60).collect();
         assert_eq!(
             browser.attr("main > section", "data-state").await,
@@ -825,14 +827,7 @@ async fn the_full_size_model_asks_resumes_recovers_and_equals_the_cli() {
         0,
         "nothing before the visitor agrees"
     );
-    browser
-        .client
-        .find(Locator::Css("#download"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("#download").await;
     let error = browser
         .client
         .wait()
@@ -849,14 +844,7 @@ async fn the_full_size_model_asks_resumes_recovers_and_equals_the_cli() {
     assert_eq!(browser.requests(&shard(3)), 3);
     // The network is back; "Try again" resumes: only the missing shards are fetched.
     write_rules(&rules, json!({}));
-    browser
-        .client
-        .find(Locator::Css("#retry"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("#retry").await;
     // What is still missing is more than the page downloads unasked: it asks again, and
     // says what it has.
     let missing: u64 = manifest.parts()[3..].iter().map(|p| p.bytes).sum();
@@ -908,14 +896,7 @@ async fn the_full_size_model_asks_resumes_recovers_and_equals_the_cli() {
     assert!(notices.contains("nothing was downloaded"), "{notices}");
     // Forgetting them empties Cache Storage for the site; the model stays on screen.
     assert_eq!(browser.cached_weights().await.len(), parts.len());
-    browser
-        .client
-        .find(Locator::Css("#forget-weights"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("#forget-weights").await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while !browser
         .text(".notices")

@@ -111,21 +111,26 @@ async fn full_evaluation_ms(browser: &Browser) -> f64 {
     ms
 }
 
+/// Presses `key` on `layer`'s slider and waits until the page has settled.
+async fn press(browser: &Browser, layer: Layer, key: Key) {
+    let slider = browser
+        .client
+        .find(Locator::Css(&format!("#slider-{}", layer.name())))
+        .await
+        .unwrap();
+    slider.send_keys(&key.to_string()).await.unwrap();
+    browser.settled().await;
+}
+
 /// Slider-to-numbers latency, as the page measures it (request to results), for `moves`
 /// PageUp presses on each layer's slider, fc8 first (so no move restores an earlier
 /// layer); the median per layer, in ms.
 async fn latencies(browser: &Browser, moves: usize) -> Vec<(Layer, f64)> {
     let mut out = Vec::new();
     for layer in Layer::ALL.iter().rev() {
-        let slider = browser
-            .client
-            .find(Locator::Css(&format!("#slider-{}", layer.name())))
-            .await
-            .unwrap();
         let mut times = Vec::new();
         for _ in 0..moves {
-            slider.send_keys(&Key::PageUp.to_string()).await.unwrap();
-            browser.settled().await;
+            press(browser, *layer, Key::PageUp).await;
             times.push(
                 browser
                     .attr("#status", "data-latency-ms")
@@ -198,14 +203,7 @@ async fn full_size_page_memory_and_speed() {
     let after_24 = memory(&browser, "after 24 slider moves (100 images)").await;
     // 26 more, across all layers: memory must not grow with the number of moves.
     for i in 0..26 {
-        let layer = Layer::ALL[i % 8];
-        let slider = browser
-            .client
-            .find(Locator::Css(&format!("#slider-{}", layer.name())))
-            .await
-            .unwrap();
-        slider.send_keys(&Key::Left.to_string()).await.unwrap();
-        browser.settled().await;
+        press(&browser, Layer::ALL[i % 8], Key::Left).await;
     }
     let after_50 = memory(&browser, "after 50 slider moves (100 images)").await;
     println!(

@@ -141,6 +141,26 @@ impl Browser {
             .count()
     }
 
+    /// Waits (at most ten minutes) until the page shows numbers or an error.
+    pub async fn loaded(&self) {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(600))
+            .for_element(Locator::Css("#metrics, [data-state=error]"))
+            .await
+            .expect("the page finishes loading");
+    }
+
+    /// Clicks the element `css` names.
+    pub async fn click(&self, css: &str) {
+        let element = self
+            .client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|_| panic!("no {css} in the page"));
+        element.click().await.unwrap();
+    }
+
     /// Opens `query` and waits until the page shows results (or an error).
     pub async fn open(&self, query: &str) -> Duration {
         let start = Instant::now();
@@ -148,12 +168,7 @@ impl Browser {
             .goto(&format!("{}{query}", self.base))
             .await
             .unwrap();
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(600))
-            .for_element(Locator::Css("#metrics, [data-state=error]"))
-            .await
-            .expect("the page finishes loading");
+        self.loaded().await;
         if self.attr("main > section", "data-state").await == "ready" {
             self.settled().await;
         }
@@ -353,19 +368,8 @@ impl Browser {
     /// Agrees to the download and waits until the page has settled on its numbers.
     pub async fn agree(&self) -> Duration {
         let start = Instant::now();
-        self.client
-            .find(Locator::Css("#download"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(600))
-            .for_element(Locator::Css("#metrics, [data-state=error]"))
-            .await
-            .unwrap();
+        self.click("#download").await;
+        self.loaded().await;
         assert_eq!(
             self.attr("main > section", "data-state").await,
             "ready",
