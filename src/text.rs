@@ -1,5 +1,10 @@
 //! Plain-text rules shared by the engine, the CLI and the page: shortening text for display,
-//! and which file names are plain enough to fetch or show.
+//! sizes in megabytes, and which file names are plain enough to fetch or show.
+
+/// `bytes` in megabytes with one decimal, as the page and the worker say sizes.
+pub fn mb(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
 
 /// At most `max_chars` characters of `text`; when it was longer, the first `max_chars`
 /// followed by `…`, so a cut is visible.

@@ -17,18 +17,7 @@ use browser::*;
 
 /// `lesion eval --json` on the site's demo model and images, with `extra` arguments.
 fn cli_eval(extra: &[&str]) -> serde_json::Value {
-    let weights = site().join("weights/demo");
-    let mut args: Vec<&std::ffi::OsStr> = vec![
-        "eval".as_ref(),
-        "--json".as_ref(),
-        "--samples".as_ref(),
-        "public/samples".as_ref(),
-        "--weights".as_ref(),
-        weights.as_os_str(),
-    ];
-    args.extend(extra.iter().map(std::ffi::OsStr::new));
-    let out = common::lesion_ok(&args);
-    serde_json::from_slice(&out.stdout).unwrap()
+    cli_json(&site().join("weights/demo"), extra)
 }
 
 #[tokio::test]
@@ -151,12 +140,7 @@ async fn a_share_link_shows_what_the_cli_computes_for_the_same_settings() {
     ] {
         let mut args = damage.to_vec();
         args.extend(images.map(|n| ["--images", n]).into_iter().flatten());
-        let expected = cli_eval(&args);
-        let expected = [
-            expected["top1"].as_f64().unwrap(),
-            expected["top5"].as_f64().unwrap(),
-            expected["agreement"].as_f64().unwrap(),
-        ];
+        let expected = cli_numbers(&cli_eval(&args));
         let query = format!("?v=1&seed=3&conv2=drop:0.50&fc6=prune:0.70{backend}");
         let took = browser.open(&query).await;
         assert_eq!(browser.attr("main > section", "data-state").await, "ready");
@@ -563,11 +547,7 @@ async fn a_smaller_subset_on_the_cpu_matches_the_cli_and_is_part_of_the_link() {
     browser.open(query).await;
     assert_eq!(browser.attr("#images-20", "aria-current").await, "true");
     let cli = cli_eval(&["--images", "20", "--seed", "3", "--set", "conv2=drop:0.5"]);
-    let expected = [
-        cli["top1"].as_f64().unwrap(),
-        cli["top5"].as_f64().unwrap(),
-        cli["agreement"].as_f64().unwrap(),
-    ];
+    let expected = cli_numbers(&cli);
     assert_eq!(browser.numbers().await, expected);
     assert!(browser.text("#top1").await.len() > 1);
     assert!(
@@ -810,11 +790,7 @@ async fn the_full_size_model_asks_resumes_recovers_and_equals_the_cli() {
     write_rules(&rules, json!({ "faults": stalls }));
     let browser = Browser::serve(root.path().to_path_buf(), "lesion/", Some(&rules)).await;
     let query = "?model=demo-full&backend=cpu&images=20";
-    browser
-        .client
-        .goto(&format!("{}{query}", browser.base))
-        .await
-        .unwrap();
+    browser.go(query).await;
     let mb = |bytes: u64| format!("{:.1} MB", bytes as f64 / 1e6);
     let question = browser.question_within(Duration::from_secs(60)).await;
     let whole = mb(manifest.total_bytes());
@@ -919,11 +895,7 @@ async fn the_full_size_model_on_webgpu_fits_the_adapter_or_says_so_and_equals_th
     let (root, weights) = full_size_site();
     let browser = Browser::start_in(root.path().to_path_buf(), "lesion/").await;
     let query = "?model=demo-full&backend=gpu&images=10";
-    browser
-        .client
-        .goto(&format!("{}{query}", browser.base))
-        .await
-        .unwrap();
+    browser.go(query).await;
     browser.question_within(Duration::from_secs(60)).await;
     let took = browser.agree().await;
     let on_gpu = browser.attr("#backend", "data-gpu").await;

@@ -170,11 +170,7 @@ async fn full_size_page_memory_and_speed() {
 
     // First visit: the page asks, then downloads 122 MB from loopback.
     let start = Instant::now();
-    browser
-        .client
-        .goto(&format!("{}{all}", browser.base))
-        .await
-        .unwrap();
+    browser.go(all).await;
     browser.question_within(Duration::from_secs(60)).await;
     browser.agree().await;
     println!(

@@ -161,13 +161,18 @@ impl Browser {
         element.click().await.unwrap();
     }
 
-    /// Opens `query` and waits until the page shows results (or an error).
-    pub async fn open(&self, query: &str) -> Duration {
-        let start = Instant::now();
+    /// Navigates to `query` under the site's address, without waiting for anything.
+    pub async fn go(&self, query: &str) {
         self.client
             .goto(&format!("{}{query}", self.base))
             .await
             .unwrap();
+    }
+
+    /// Opens `query` and waits until the page shows results (or an error).
+    pub async fn open(&self, query: &str) -> Duration {
+        let start = Instant::now();
+        self.go(query).await;
         self.loaded().await;
         if self.attr("main > section", "data-state").await == "ready" {
             self.settled().await;
@@ -271,16 +276,21 @@ impl Browser {
     }
 }
 
-/// A copy of the built site that a test may change (a redeploy) and serve with faults.
-pub fn site_copy() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+/// Copies the built site's files into the folder `dir`.
+fn copy_site_into(dir: &std::path::Path) {
     let status = Command::new("cp")
         .arg("-rL")
         .arg(format!("{}/.", site().display()))
-        .arg(dir.path())
+        .arg(dir)
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// A copy of the built site that a test may change (a redeploy) and serve with faults.
+pub fn site_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_site_into(dir.path());
     dir
 }
 
@@ -292,10 +302,7 @@ impl Browser {
     /// Opens `query` and waits (at most `limit`) for the error view; returns its text.
     pub async fn error_within(&self, query: &str, limit: Duration) -> String {
         let start = Instant::now();
-        self.client
-            .goto(&format!("{}{query}", self.base))
-            .await
-            .unwrap();
+        self.go(query).await;
         let error = self
             .client
             .wait()
@@ -318,13 +325,22 @@ impl Browser {
     }
 }
 /// `lesion eval --json` on the sample images with the weights in `dir`, and `extra`.
-pub fn cli_eval_with(dir: &std::path::Path, extra: &[&str]) -> [f64; 3] {
+pub fn cli_json(dir: &std::path::Path, extra: &[&str]) -> serde_json::Value {
     let mut args = vec!["eval", "--json", "--samples", "public/samples", "--weights"];
     args.push(dir.to_str().unwrap());
     args.extend_from_slice(extra);
     let out = common::lesion_ok(&args);
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// top-1, top-5 and agreement from `lesion eval --json`, as `Browser::numbers` reads them.
+pub fn cli_numbers(json: &serde_json::Value) -> [f64; 3] {
     ["top1", "top5", "agreement"].map(|k| json[k].as_f64().unwrap())
+}
+
+/// [`cli_json`]'s top-1, top-5 and agreement.
+pub fn cli_eval_with(dir: &std::path::Path, extra: &[&str]) -> [f64; 3] {
+    cli_numbers(&cli_json(dir, extra))
 }
 
 /// A copy of the built site as the folder `lesion/` of a bigger static site, with the
@@ -334,13 +350,7 @@ pub fn full_size_site() -> (tempfile::TempDir, PathBuf) {
     let root = tempfile::tempdir().unwrap();
     let copy = root.path().join("lesion");
     std::fs::create_dir(&copy).unwrap();
-    let status = Command::new("cp")
-        .arg("-rL")
-        .arg(format!("{}/.", site().display()))
-        .arg(&copy)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    copy_site_into(&copy);
     let weights = copy.join("weights");
     common::lesion_ok(&[
         "weights",

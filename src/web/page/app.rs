@@ -59,7 +59,7 @@ fn LoadingView(progress: Progress) -> impl IntoView {
 fn AskView(download: Download) -> impl IntoView {
     let store = Store::get();
     let question = text::download_question(&download);
-    let label = format!("Download {}", text::mb(download.missing));
+    let label = format!("Download {}", crate::text::mb(download.missing));
     view! {
         <section class="loading ask" data-state="ask">
             <h2>"Download the weights?"</h2>

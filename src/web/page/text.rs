@@ -2,6 +2,7 @@
 
 use super::state::PageState;
 use crate::model::{ModelInfo, ModelKind};
+use crate::text::mb;
 use crate::web::protocol::{Download, Forgotten, LoadedModel};
 
 /// A fraction as a percentage with one decimal, or a dash when it is not a number.
@@ -22,15 +23,10 @@ pub fn ratio(v: f64) -> String {
     }
 }
 
-/// Bytes in megabytes, as the page says them.
-pub fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
-}
-
 /// What the page asks before a large download.
 pub fn download_question(download: &Download) -> String {
     let (_, name) = badge(&download.model);
-    let kept = download.total - download.missing.min(download.total);
+    let kept = download.total.saturating_sub(download.missing);
     let mut text = format!(
         "{name}: its weights are {} to download.",
         mb(download.missing)

@@ -8,7 +8,7 @@ use crate::eval::spread;
 use crate::model::manifest::{self, Index, Manifest};
 use crate::model::Weights;
 use crate::share::BackendChoice;
-use crate::text::{is_plain_file_name, shorten};
+use crate::text::{is_plain_file_name, mb, shorten};
 use crate::web::protocol::{Download, Failure, Progress};
 
 use super::engine::Engine;
@@ -28,17 +28,18 @@ pub enum Outcome {
     Ask(Download),
 }
 
+impl From<Loaded> for Outcome {
+    fn from(loaded: Loaded) -> Self {
+        Outcome::Loaded(Box::new(loaded))
+    }
+}
+
 const WEIGHTS_DIR: &str = "weights";
 const SAMPLES_DIR: &str = "samples";
 /// Sample images fetched at once.
 const PARALLEL_SAMPLES: usize = 8;
 /// The largest sample image fetched (the site's are about 100 KB each).
 const MAX_SAMPLE_BYTES: u64 = 16 << 20;
-
-/// `bytes` in megabytes, for progress and notices.
-pub(super) fn mb(bytes: u64) -> String {
-    format!("{:.1} MB", bytes as f64 / 1e6)
-}
 
 /// Runs the whole sequence. `requested_model`, `choice` and `images` come from the URL;
 /// `agreed`: the visitor agreed to a large download (see [`shards::load`]).
@@ -72,8 +73,7 @@ pub async fn load(
         ));
     }
     let encoded = samples(&report, images).await?;
-    let loaded = start(weights, choice, encoded, notices, &report).await?;
-    Ok(Outcome::Loaded(Box::new(loaded)))
+    Ok(start(weights, choice, encoded, notices, &report).await?.into())
 }
 
 /// The manifest of the model the link asks for (or the default, with a notice), its URL,

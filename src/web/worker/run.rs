@@ -107,7 +107,7 @@ fn handle(request: Request, beside: Option<JsValue>) {
             });
             wasm_bindgen_futures::spawn_local(async move {
                 let loaded = load_files(files, beside).await;
-                finish_load(ticket, loaded.map(|l| Outcome::Loaded(Box::new(l))));
+                finish_load(ticket, loaded.map(Outcome::from));
             });
         }
         Request::MoveToCpu { notice } => move_to_cpu(notice),
@@ -302,6 +302,6 @@ fn move_to_cpu(notice: String) {
         let report = |p| post(Reply::Progress(p));
         let cpu = BackendChoice::Cpu;
         let loaded = loader::start(weights, cpu, encoded, vec![notice], &report).await;
-        finish_load(ticket, loaded.map(|l| Outcome::Loaded(Box::new(l))));
+        finish_load(ticket, loaded.map(Outcome::from));
     });
 }

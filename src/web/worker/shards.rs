@@ -8,9 +8,9 @@ use std::cell::RefCell;
 use futures_util::future::join_all;
 
 use super::picked::file_failure;
-use super::loader::mb;
 use super::{fetch, retry};
 use crate::model::Weights;
+use crate::text::mb;
 use crate::model::manifest::{self, FileEntry, Manifest};
 use crate::web::protocol::clock::now_ms;
 use crate::web::protocol::{ASK_ABOVE_BYTES, Download, Failure, Progress};
