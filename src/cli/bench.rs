@@ -77,7 +77,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     };
     let (full, gflops) = bench.full_evaluation(&weights)?;
     let session = bench.incremental(weights, full)?;
-    bench.damage_against_copy(session.weights());
+    bench.damage_against_copy(&session.weights());
     bench.matmuls(gflops);
     Ok(())
 }

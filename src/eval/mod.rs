@@ -3,6 +3,7 @@
 //! model ([`Assessment`]).
 
 pub mod assess;
+pub mod intact;
 pub mod labels;
 pub mod metrics;
 pub mod preprocess;
@@ -11,6 +12,7 @@ pub mod samples;
 pub mod session;
 
 pub use assess::{Assessment, Metrics};
+pub use intact::Intact;
 pub use metrics::{Comparison, Interval, Prediction, Report};
 pub use run::{LogitMatrix, evaluate};
 pub use samples::{Sample, SampleSet, spread};

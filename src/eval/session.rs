@@ -8,12 +8,13 @@ use std::collections::VecDeque;
 use burn::prelude::*;
 
 use super::assess::Assessment;
+use super::intact::Intact;
 use super::metrics::Report;
 use super::run::{BATCH, LogitMatrix, convolutions, finished, input, read_logits};
 use super::samples::SampleSet;
 use crate::error::Result;
 use crate::model::{Activation, AlexNet, Layer, Weights};
-use crate::perturb::{Damage, Settings, damaged_layer};
+use crate::perturb::{Damage, Settings};
 
 /// How many recent results are remembered (each is N x 1000 f32: 400 kB for 100 images).
 const MEMO: usize = 64;
@@ -39,20 +40,12 @@ fn memo_key(settings: &Settings) -> String {
 pub enum Purpose {
     /// The user's settings: the session moves to them and remembers the result.
     Show,
-    /// A look at other settings (a chart point): not remembered, and afterwards (finished
-    /// or cancelled) the session holds the settings it held before, so the user's next
-    /// change re-runs only what that change needs.
+    /// A look at other settings (a chart point): not remembered, and nothing the session
+    /// holds changes, so the user's next change re-runs only what that change needs. The
+    /// changed layers go into a copy of the model (the others are shared) and each batch
+    /// runs from the first changed layer's kept input, keeping nothing: a probe costs one
+    /// batch's activations and the damaged layers, not a second copy of every kept input.
     Probe,
-}
-
-/// What a probe puts aside and puts back: tensors are shared, so this copies no data.
-struct Saved {
-    model: AlexNet,
-    batches: Vec<Vec<Activation>>,
-    dense: Vec<Tensor<2>>,
-    applied: [LayerState; 8],
-    dirty_from: Option<usize>,
-    logits: LogitMatrix,
 }
 
 /// The result of one evaluation and the work it took.
@@ -68,7 +61,8 @@ pub struct Session {
     /// One label slot per image, and the intact model's report on them.
     labels: Vec<Option<usize>>,
     intact: Report,
-    weights: Weights,
+    /// The intact weights, to damage layers from (the model's tensors may be damaged).
+    weights: Intact,
     device: Device,
     model: AlexNet,
     /// `batches[b][k]`: batch b's activation entering convolution k under `applied`.
@@ -90,7 +84,8 @@ pub struct Session {
 
 impl Session {
     /// Loads the intact model and the images onto `device` and evaluates them once (the
-    /// reference, [`Session::intact`]).
+    /// reference, [`Session::intact`]). The weights move to the device; the session keeps
+    /// the intact values on the host compactly ([`Intact`]).
     /// `progress(done, total)` counts images.
     pub async fn new(
         weights: Weights,
@@ -98,7 +93,8 @@ impl Session {
         device: Device,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<Self> {
-        let model = AlexNet::from_weights(&weights, &device)?;
+        let kept = Intact::keep(&weights);
+        let model = AlexNet::from_owned(weights, &device)?;
         let n = samples.len();
         let batches = (0..n)
             .step_by(BATCH)
@@ -116,7 +112,7 @@ impl Session {
             // Placeholders until the intact model has run, below.
             intact: Report::new(&no_logits, &[]),
             labels,
-            weights,
+            weights: kept,
             device,
             model,
             batches,
@@ -138,8 +134,14 @@ impl Session {
         Ok(session)
     }
 
-    pub fn weights(&self) -> &Weights {
-        &self.weights
+    /// The intact weights, in f32 (a copy).
+    pub fn weights(&self) -> Weights {
+        self.weights.weights()
+    }
+
+    /// Bytes the intact weights take on the host.
+    pub fn intact_bytes(&self) -> usize {
+        self.weights.bytes()
     }
 
     pub fn device(&self) -> &Device {
@@ -226,22 +228,7 @@ impl Session {
             }
             return Ok(outcome);
         }
-        let saved = Saved {
-            model: self.model.clone(),
-            batches: self.batches.clone(),
-            dense: self.dense.clone(),
-            applied: self.applied,
-            dirty_from: self.dirty_from,
-            logits: self.applied_logits.clone(),
-        };
-        let outcome = self.run_settings(settings, false, progress, between).await;
-        self.model = saved.model;
-        self.batches = saved.batches;
-        self.dense = saved.dense;
-        self.applied = saved.applied;
-        self.dirty_from = saved.dirty_from;
-        self.applied_logits = saved.logits;
-        outcome
+        self.probe(settings, progress, between).await
     }
 
     async fn run_settings<F>(
@@ -262,31 +249,19 @@ impl Session {
             }));
         }
         let wanted = states(settings);
-        let changed: Vec<usize> = (0..8).filter(|&k| wanted[k] != self.applied[k]).collect();
-        let first = match (changed.first(), self.dirty_from) {
-            (Some(&c), Some(d)) => c.min(d),
-            (Some(&c), None) => c,
-            (None, Some(d)) => d,
-            (None, None) => {
-                // Same damage as now (e.g. only the seed of an intact model moved).
-                if remember {
-                    self.remember(key);
-                }
-                return Ok(Some(Outcome {
-                    logits: self.applied_logits.clone(),
-                    rerun_from: None,
-                }));
+        let Some((changed, first)) = self.to_run(&wanted) else {
+            // Same damage as now (e.g. only the seed of an intact model moved).
+            if remember {
+                self.remember(key);
             }
+            return Ok(Some(Outcome {
+                logits: self.applied_logits.clone(),
+                rerun_from: None,
+            }));
         };
         for &k in &changed {
             let layer = Layer::ALL[k];
-            let (weight, bias) = match wanted[k] {
-                Some((damage, seed)) => damaged_layer(&self.weights, layer, damage, seed),
-                None => (
-                    self.weights.weight(layer).clone(),
-                    self.weights.bias(layer).clone(),
-                ),
-            };
+            let (weight, bias) = self.layer_tensors(layer, wanted[k]);
             self.model.set_layer(layer, weight, bias, &self.device);
             self.applied[k] = wanted[k];
         }
@@ -302,6 +277,95 @@ impl Session {
         }
         Ok(Some(Outcome {
             logits: self.applied_logits.clone(),
+            rerun_from: Some(Layer::ALL[first]),
+        }))
+    }
+
+    /// The layers whose state differs from `wanted`, and the first layer to re-run (a
+    /// cancelled re-run may force an earlier one); `None` when nothing needs to run.
+    fn to_run(&self, wanted: &[LayerState; 8]) -> Option<(Vec<usize>, usize)> {
+        let changed: Vec<usize> = (0..8).filter(|&k| wanted[k] != self.applied[k]).collect();
+        let first = match (changed.first(), self.dirty_from) {
+            (Some(&c), Some(d)) => c.min(d),
+            (Some(&c), None) => c,
+            (None, Some(d)) => d,
+            (None, None) => return None,
+        };
+        Some((changed, first))
+    }
+
+    /// The weight and bias of `layer` in `state`: intact, or damaged.
+    fn layer_tensors(
+        &self,
+        layer: Layer,
+        state: LayerState,
+    ) -> (crate::model::HostTensor, crate::model::HostTensor) {
+        match state {
+            Some((damage, seed)) => self.weights.damaged(layer, damage, seed),
+            None => self.weights.layer(layer),
+        }
+    }
+
+    /// [`Purpose::Probe`]: the logits under `settings`, changing nothing the session holds.
+    async fn probe<F: Future<Output = bool>>(
+        &self,
+        settings: &Settings,
+        mut progress: impl FnMut(usize, usize),
+        mut between: impl FnMut() -> F,
+    ) -> Result<Option<Outcome>> {
+        let key = memo_key(settings);
+        if let Some((_, logits)) = self.memo.iter().find(|(k, _)| *k == key) {
+            return Ok(Some(Outcome {
+                logits: logits.clone(),
+                rerun_from: None,
+            }));
+        }
+        let wanted = states(settings);
+        let Some((changed, first)) = self.to_run(&wanted) else {
+            return Ok(Some(Outcome {
+                logits: self.applied_logits.clone(),
+                rerun_from: None,
+            }));
+        };
+        let mut model = self.model.clone();
+        for &k in &changed {
+            let layer = Layer::ALL[k];
+            let (weight, bias) = self.layer_tensors(layer, wanted[k]);
+            model.set_layer(layer, weight, bias, &self.device);
+        }
+        let n = self.images;
+        let first_dense = Layer::CONV.len();
+        let mut x = if first < first_dense {
+            let batches = self
+                .batches
+                .iter()
+                .map(|batch| (batch[first].clone(), None::<&mut Vec<Activation>>));
+            let features =
+                convolutions(&model, first, batches, n, &mut progress, &mut between).await?;
+            let Some(features) = features else {
+                return Ok(None);
+            };
+            features
+        } else {
+            self.dense[first - first_dense].clone()
+        };
+        let from = first.max(first_dense) - first_dense;
+        for (k, layer) in Layer::DENSE.into_iter().enumerate().skip(from) {
+            let Activation::Flat(y) = model.stage(layer, Activation::Flat(x)) else {
+                unreachable!("dense layers give vectors")
+            };
+            x = y;
+            if k + 1 < Layer::DENSE.len() {
+                finished(&x).await?;
+                if !between().await {
+                    return Ok(None);
+                }
+            }
+        }
+        let logits = read_logits(x).await?;
+        progress(n, n);
+        Ok(Some(Outcome {
+            logits,
             rerun_from: Some(Layer::ALL[first]),
         }))
     }

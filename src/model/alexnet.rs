@@ -6,7 +6,7 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxP
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d, Relu};
 use burn::prelude::*;
 
-use super::{HostTensor, Layer, Weights};
+use super::{Architecture, HostTensor, Layer, Weights};
 use crate::error::Result;
 
 /// torchvision's AlexNet: five convolutions, three max-pools, an adaptive average pool to
@@ -50,48 +50,64 @@ impl Activation {
 }
 
 impl AlexNet {
-    /// Builds the network on `device` from host weights in torchvision's layout.
+    /// Builds the network on `device` from host weights in torchvision's layout (a copy
+    /// of each layer at a time; [`AlexNet::from_owned`] moves them instead).
     pub fn from_weights(weights: &Weights, device: &Device) -> Result<Self> {
+        Ok(Self::build(weights.architecture(), device, |layer| {
+            (weights.weight(layer).clone(), weights.bias(layer).clone())
+        }))
+    }
+
+    /// [`AlexNet::from_weights`], moving the values to `device` without a copy on the host
+    /// (on the CPU backend the model's tensors are the very same buffers).
+    pub fn from_owned(weights: Weights, device: &Device) -> Result<Self> {
         let arch = weights.architecture();
-        let conv = |layer: Layer| -> Conv2d {
+        let mut tensors = weights.into_tensors();
+        Ok(Self::build(arch, device, |layer| {
+            let mut take =
+                |key: String| tensors.remove(&key).expect("checked: every layer is there");
+            (take(layer.weight_key()), take(layer.bias_key()))
+        }))
+    }
+
+    fn build(
+        arch: Architecture,
+        device: &Device,
+        mut layer_tensors: impl FnMut(Layer) -> (HostTensor, HostTensor),
+    ) -> Self {
+        let mut conv = |layer: Layer| -> Conv2d {
             let (kernel, stride, pad) = layer.conv_geometry();
             let [out, inp] = arch.channels(layer);
             let mut conv = Conv2dConfig::new([inp, out], [kernel, kernel])
                 .with_stride([stride, stride])
                 .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
                 .init(device);
-            set_conv(
-                &mut conv,
-                weights.weight(layer).clone(),
-                weights.bias(layer).clone(),
-                device,
-            );
+            let (weight, bias) = layer_tensors(layer);
+            set_conv(&mut conv, weight, bias, device);
             conv
         };
-        let linear = |layer: Layer| -> Linear {
+        let (conv1, conv2, conv3) = (conv(Layer::Conv1), conv(Layer::Conv2), conv(Layer::Conv3));
+        let (conv4, conv5) = (conv(Layer::Conv4), conv(Layer::Conv5));
+        let mut linear = |layer: Layer| -> Linear {
             let [out, inp] = arch.channels(layer);
             let mut linear = LinearConfig::new(inp, out).init(device);
-            set_linear(
-                &mut linear,
-                weights.weight(layer).clone(),
-                weights.bias(layer).clone(),
-                device,
-            );
+            let (weight, bias) = layer_tensors(layer);
+            set_linear(&mut linear, weight, bias, device);
             linear
         };
-        Ok(Self {
-            conv1: conv(Layer::Conv1),
-            conv2: conv(Layer::Conv2),
-            conv3: conv(Layer::Conv3),
-            conv4: conv(Layer::Conv4),
-            conv5: conv(Layer::Conv5),
+        Self {
+            conv1,
+            conv2,
+            conv3,
+            conv4,
+            conv5,
             fc6: linear(Layer::Fc6),
             fc7: linear(Layer::Fc7),
             fc8: linear(Layer::Fc8),
             pool: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init(),
             avgpool: AdaptiveAvgPool2dConfig::new([6, 6]).init(),
             relu: Relu::new(),
-        })
+        }
     }
 
     /// Replaces one layer's parameters (same shapes, torchvision's layout). The old

@@ -51,104 +51,133 @@ pub fn damage_values(
     damage: Damage,
     seed: u64,
 ) -> (Vec<f32>, Vec<f32>) {
-    let p = damage.amount;
+    let mut out = buffer(weight.len());
+    out.copy_from_slice(weight);
     let mut bias = bias.to_vec();
-    let weight = match damage.kind {
+    damage_in_place(&mut out, &mut bias, layer, damage, seed);
+    (out, bias)
+}
+
+/// [`damage_values`] on a layer's intact values already in `weight` and `bias`, which it
+/// overwrites: a caller that keeps the intact weights in another form (f16, see
+/// `eval::Intact`) fills one layer-sized buffer and needs no second one.
+pub fn damage_in_place(weight: &mut [f32], bias: &mut [f32], layer: u8, damage: Damage, seed: u64) {
+    let p = damage.amount;
+    match damage.kind {
         Kind::Drop => drop(weight, layer, p, seed),
         Kind::Units => {
             let t = hash::threshold(p);
             let per_unit = weight.len() / bias.len().max(1);
-            let mut out = copy_of(weight);
             for (j, b) in bias.iter_mut().enumerate() {
                 if hash::score(seed, layer, Stream::Units, j as u64) < t {
                     *b = 0.0;
-                    out[j * per_unit..(j + 1) * per_unit].fill(0.0);
+                    weight[j * per_unit..(j + 1) * per_unit].fill(0.0);
                 }
             }
-            out
         }
         Kind::Prune => prune(weight, p),
         Kind::Noise => noise(weight, layer, p, seed),
         Kind::Bitflip => bitflip(weight, layer, p, seed),
-    };
-    (weight, bias)
+    }
 }
 
 /// Zeroes element i when its score is below the threshold. The hash dominates the cost;
 /// natively the layer is split across the machine's cores (the result does not depend on
 /// the split: every element's fate is a function of its index alone).
-fn drop(weight: &[f32], layer: u8, p: f64, seed: u64) -> Vec<f32> {
+fn drop(weight: &mut [f32], layer: u8, p: f64, seed: u64) {
     let t = hash::threshold(p);
     let key = hash::key(seed, layer, Stream::Drop);
-    let mut out = buffer(weight.len());
-    split_work(weight, &mut out, |offset, src, dst| {
-        drop_kernel(key, t, offset, src, dst)
-    });
-    out
+    split_work(weight, |offset, chunk| drop_kernel(key, t, offset, chunk));
 }
 
 /// The drop loop, compiled for several instruction sets and picked at run time: with
 /// 64-bit vector multiplies (AVX-512DQ) the hash runs about ten times faster than scalar.
 #[multiversion::multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2"))]
-fn drop_kernel(key: u64, t: u32, offset: usize, src: &[f32], dst: &mut [f32]) {
-    for (k, (w, o)) in src.iter().zip(dst.iter_mut()).enumerate() {
+fn drop_kernel(key: u64, t: u32, offset: usize, weight: &mut [f32]) {
+    for (k, w) in weight.iter_mut().enumerate() {
         let removed = hash::score_keyed(key, (offset + k) as u64) < t;
-        *o = if removed { 0.0 } else { *w };
+        *w = if removed { 0.0 } else { *w };
     }
 }
 
-/// Runs `kernel(offset, src_chunk, dst_chunk)` over the slices. Natively large layers are
-/// split over rayon's pool, the same threads the CPU backend computes on, so the damage
-/// never competes with backend workers that are still spinning after a forward pass.
-fn split_work<F>(src: &[f32], dst: &mut [f32], kernel: F)
+/// Runs `kernel(offset, chunk)` over the slice. Natively large layers are split over
+/// rayon's pool, the same threads the CPU backend computes on, so the damage never
+/// competes with backend workers that are still spinning after a forward pass.
+fn split_work<F>(weight: &mut [f32], kernel: F)
 where
-    F: Fn(usize, &[f32], &mut [f32]) + Sync,
+    F: Fn(usize, &mut [f32]) + Sync,
 {
     #[cfg(not(target_arch = "wasm32"))]
     {
         use rayon::prelude::*;
         const CHUNK: usize = 1 << 20;
-        if src.len() >= CHUNK {
-            src.par_chunks(CHUNK)
-                .zip(dst.par_chunks_mut(CHUNK))
+        if weight.len() >= CHUNK {
+            weight
+                .par_chunks_mut(CHUNK)
                 .enumerate()
-                .for_each(|(i, (s, d))| kernel(i * CHUNK, s, d));
+                .for_each(|(i, chunk)| kernel(i * CHUNK, chunk));
             return;
         }
     }
-    kernel(0, src, dst);
+    kernel(0, weight);
 }
 
 /// Removes exactly k = round(p * n) weights: the smallest |w|, ties broken by lower index.
 /// Magnitudes are compared as the bits of |w| (monotonic for non-negative floats; NaN
-/// sorts above infinity), so the k-th smallest is found by one selection over integers.
-fn prune(weight: &[f32], p: f64) -> Vec<f32> {
+/// sorts above infinity), so the k-th smallest is an integer found by counting.
+fn prune(weight: &mut [f32], p: f64) {
     let n = weight.len();
     let k = ((p * n as f64).round() as usize).min(n);
-    let mut out = copy_of(weight);
     if k == 0 {
-        return out;
+        return;
     }
     let magnitude = |w: f32| w.to_bits() & 0x7FFF_FFFF;
-    let mut mags: Vec<u32> = weight.iter().map(|w| magnitude(*w)).collect();
-    let (_, &mut cut, _) = mags.select_nth_unstable(k - 1);
+    let cut = kth_smallest(weight.iter().map(|w| magnitude(*w)), k);
     let below = weight.iter().filter(|w| magnitude(**w) < cut).count();
     let mut ties = k - below;
-    for o in out.iter_mut() {
-        let m = magnitude(*o);
+    for w in weight.iter_mut() {
+        let m = magnitude(*w);
         if m < cut {
-            *o = 0.0;
+            *w = 0.0;
         } else if m == cut && ties > 0 {
-            *o = 0.0;
+            *w = 0.0;
             ties -= 1;
         }
     }
-    out
+}
+
+/// The k-th smallest (k from 1) of `keys`, by two counting passes: one over the high 16
+/// bits finds the bucket that holds it, one over the low 16 bits of that bucket's keys
+/// finds it. Two 64K-entry tables instead of a sorted copy of the layer (fc6's would be
+/// another 151 MB).
+fn kth_smallest(keys: impl Iterator<Item = u32> + Clone, k: usize) -> u32 {
+    /// The bucket holding the k-th key counted, and how many keys the buckets before hold.
+    fn bucket(counts: &[usize], k: usize) -> (u32, usize) {
+        let mut before = 0;
+        for (b, &c) in counts.iter().enumerate() {
+            if before + c >= k {
+                return (b as u32, before);
+            }
+            before += c;
+        }
+        unreachable!("k is at most the number of keys")
+    }
+    let mut counts = vec![0usize; 1 << 16];
+    for key in keys.clone() {
+        counts[(key >> 16) as usize] += 1;
+    }
+    let (high, before) = bucket(&counts, k);
+    counts.fill(0);
+    for key in keys.filter(|key| key >> 16 == high) {
+        counts[(key & 0xFFFF) as usize] += 1;
+    }
+    let (low, _) = bucket(&counts, k - before);
+    (high << 16) | low
 }
 
 /// Adds `a x std(layer)` times a fixed standard normal per element (seeded by the hash),
 /// so raising `a` only scales the same noise.
-fn noise(weight: &[f32], layer: u8, a: f64, seed: u64) -> Vec<f32> {
+fn noise(weight: &mut [f32], layer: u8, a: f64, seed: u64) {
     let n = weight.len() as f64;
     let mean = weight.iter().map(|w| *w as f64).sum::<f64>() / n;
     let var = weight
@@ -157,22 +186,19 @@ fn noise(weight: &[f32], layer: u8, a: f64, seed: u64) -> Vec<f32> {
         .sum::<f64>()
         / n;
     let scale = a * var.sqrt();
-    let mut out = buffer(weight.len());
-    split_work(weight, &mut out, |offset, src, dst| {
-        for (k, (w, o)) in src.iter().zip(dst.iter_mut()).enumerate() {
+    split_work(weight, |offset, chunk| {
+        for (k, w) in chunk.iter_mut().enumerate() {
             let z = hash::normal(seed, layer, (offset + k) as u64);
-            *o = (*w as f64 + scale * z) as f32;
+            *w = (*w as f64 + scale * z) as f32;
         }
     });
-    out
 }
 
 /// Flips each of the 32 x n bits independently with probability p. Flipped positions are
 /// found by geometric skipping: draw j of the layer's bitflip stream gives the gap to the
 /// next flipped bit, so the cost follows the number of flips, not the number of bits.
-fn bitflip(weight: &[f32], layer: u8, p: f64, seed: u64) -> Vec<f32> {
-    let mut out = copy_of(weight);
-    let total = out.len() as u64 * 32;
+fn bitflip(weight: &mut [f32], layer: u8, p: f64, seed: u64) {
+    let total = weight.len() as u64 * 32;
     if p > 0.0 {
         let log_q = libm::log1p(-p.min(1.0));
         let mut position = 0u64;
@@ -190,27 +216,20 @@ fn bitflip(weight: &[f32], layer: u8, p: f64, seed: u64) -> Vec<f32> {
             if position >= total {
                 break;
             }
-            let w = &mut out[(position / 32) as usize];
+            let w = &mut weight[(position / 32) as usize];
             *w = f32::from_bits(w.to_bits() ^ (1 << (position % 32)));
             position += 1;
         }
     }
-    out
 }
 
 /// A zeroed buffer for one damaged layer. On Linux, large ones ask for transparent huge
 /// pages, so filling fc6 (151 MB) takes about 75 page faults instead of about 37,000,
 /// which otherwise cost as much as the damage itself.
-fn buffer(n: usize) -> Vec<f32> {
+pub(crate) fn buffer(n: usize) -> Vec<f32> {
     let out = vec![0.0f32; n];
     #[cfg(target_os = "linux")]
     advise_huge_pages(&out);
-    out
-}
-
-fn copy_of(weight: &[f32]) -> Vec<f32> {
-    let mut out = buffer(weight.len());
-    out.copy_from_slice(weight);
     out
 }
 

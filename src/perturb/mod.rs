@@ -6,6 +6,7 @@ pub mod hash;
 pub mod presets;
 mod settings;
 
-pub use apply::{apply, damage_values, damaged_layer, layer_index};
+pub(crate) use apply::buffer;
+pub use apply::{apply, damage_in_place, damage_values, damaged_layer, layer_index};
 pub use presets::{PRESETS, PaperMark, Preset, paper_mark};
 pub use settings::{Damage, Kind, Settings, SettingsError};

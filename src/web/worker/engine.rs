@@ -56,7 +56,7 @@ impl Engine {
 
     /// The weights and images, to start again elsewhere (this engine is dropped).
     pub fn into_parts(self) -> (Weights, Vec<(String, Vec<u8>)>) {
-        (self.session.weights().clone(), self.encoded)
+        (self.session.weights(), self.encoded)
     }
 
     pub fn encoded(&self) -> &[(String, Vec<u8>)] {

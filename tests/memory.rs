@@ -1,0 +1,234 @@
+//! The engine's memory, counted by a global allocator: what a session holds once loaded,
+//! and that slider moves and chart probes do not make it grow.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use burn::prelude::Device;
+use common::*;
+use lesion::eval::run::BATCH;
+use lesion::eval::{Purpose, SampleSet, Session};
+use lesion::model::Weights;
+use lesion::model::manifest;
+use lesion::model::padded::pad_to_full_size;
+
+/// The system allocator, counting the bytes live now and the most live at once.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Relaxed) + layout.size();
+            PEAK.fetch_max(live, Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(p, layout) };
+        LIVE.fetch_sub(layout.size(), Relaxed);
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Relaxed) + layout.size();
+            PEAK.fetch_max(live, Relaxed);
+        }
+        p
+    }
+    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+        let q = unsafe { System.realloc(p, layout, new) };
+        if !q.is_null() {
+            LIVE.fetch_sub(layout.size(), Relaxed);
+            let live = LIVE.fetch_add(new, Relaxed) + new;
+            PEAK.fetch_max(live, Relaxed);
+        }
+        q
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn mb(bytes: usize) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// Bytes live now, less `before`.
+fn live_since(before: usize) -> usize {
+    LIVE.load(Relaxed).saturating_sub(before)
+}
+
+fn peak_since(before: usize) -> usize {
+    PEAK.load(Relaxed).saturating_sub(before)
+}
+
+/// The settings of move `i`: every layer in turn, kinds and amounts changing.
+fn move_settings(i: usize) -> String {
+    let layers = [
+        "conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8",
+    ];
+    let kinds = ["drop", "prune", "noise", "units"];
+    let amount = [0.3, 0.5, 0.7, 0.9][i / 8 % 4];
+    format!("{}={}:{amount}", layers[i % 8], kinds[i / 3 % 4])
+}
+
+#[test]
+#[ignore = "a measurement: about a minute at full size"]
+fn the_full_size_session_s_memory_does_not_grow_with_moves() {
+    // As the site installs them: f16.
+    let padded = pad_to_full_size(&demo()).unwrap();
+    let (_, f16_bytes) = manifest::encode(&padded, None);
+    drop(padded);
+    let all = SampleSet::load_dir(&data().join("images_100")).unwrap();
+    let n: usize = std::env::var("LESION_MEMORY_IMAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let samples = SampleSet {
+        samples: all.samples[..n].to_vec(),
+    };
+    let pixels: usize = samples.samples.iter().map(|s| s.pixels.len() * 4).sum();
+    let info = demo().info().clone();
+    let weights = manifest::decode(&f16_bytes, info, "demo-full").unwrap();
+    drop(f16_bytes);
+    let before = LIVE.load(Relaxed) - weights.num_parameters() * 4;
+    PEAK.store(LIVE.load(Relaxed), Relaxed);
+    let mut session =
+        pollster::block_on(Session::new(weights, &samples, Device::flex(), |_, _| {})).unwrap();
+    let loaded = live_since(before);
+    println!(
+        "loaded {n} images: live {} (weights in f32 counted from the start; images {}), peak {}",
+        mb(loaded),
+        mb(pixels),
+        mb(peak_since(before))
+    );
+    let mut after = Vec::new();
+    for i in 0..50 {
+        let shown = settings(i as u64, &[&move_settings(i)]);
+        let probe = settings(7, &[&move_settings(i + 13)]);
+        pollster::block_on(session.assess(&probe, Purpose::Probe, |_, _| {}, || async { true }))
+            .unwrap();
+        pollster::block_on(session.assess_now(&shown, |_, _| {})).unwrap();
+        after.push(live_since(before));
+        if i % 10 == 9 {
+            println!(
+                "after {} moves: live {}, peak {}",
+                i + 1,
+                mb(*after.last().unwrap()),
+                mb(peak_since(before))
+            );
+        }
+    }
+}
+
+/// The bytes of the activations a session keeps beyond the images themselves: the inputs
+/// of conv2..conv5 per image, and of fc6..fc8 for all images.
+fn kept_activation_bytes(weights: &Weights, images: usize) -> usize {
+    let arch = weights.architecture();
+    let [c1, c2, c3, c4] = [0, 1, 2, 3].map(|i| arch.conv[i]);
+    let maps = c1 * 27 * 27 + c2 * 13 * 13 + c3 * 13 * 13 + c4 * 13 * 13;
+    let dense = arch.conv[4] * 36 + arch.fc[0] + arch.fc[1];
+    (maps + dense) * images * 4
+}
+
+/// Once loaded, a session holds the model's tensors, the intact weights in f16 (the site's
+/// weights are f16), the images and the kept activations, and nothing else of size; a
+/// chart probe costs its damaged layers and one batch, not a second copy of the kept
+/// activations; fifty moves leave nothing behind but the remembered results.
+#[test]
+fn a_session_holds_what_it_needs_and_moves_leave_nothing_behind() {
+    let (_, f16_bytes) = manifest::encode(&demo(), None);
+    let weights = manifest::decode(&f16_bytes, demo().info().clone(), "demo").unwrap();
+    drop(f16_bytes);
+    // Two full batches, so that one batch is half of what the session keeps.
+    let all = SampleSet::load_dir(&data().join("images_100")).unwrap();
+    let samples = SampleSet {
+        samples: all.samples[..2 * BATCH].to_vec(),
+    };
+    let n = samples.len();
+    let params = weights.num_parameters();
+    let kept = kept_activation_bytes(&weights, n);
+    let pixels = n * 3 * 224 * 224 * 4;
+    let before = LIVE.load(Relaxed) - params * 4;
+    let mut session =
+        pollster::block_on(Session::new(weights, &samples, Device::flex(), |_, _| {})).unwrap();
+    assert_eq!(session.intact_bytes(), params * 2, "the intact copy is f16");
+    let loaded = live_since(before);
+    let needed = params * 4 + params * 2 + pixels + kept;
+    println!(
+        "loaded: live {} for {} needed (model {}, f16 copy {}, images {}, activations {})",
+        mb(loaded),
+        mb(needed),
+        mb(params * 4),
+        mb(params * 2),
+        mb(pixels),
+        mb(kept)
+    );
+    assert!(
+        loaded < needed + needed / 20,
+        "a session of {n} images holds {} where {} is needed",
+        mb(loaded),
+        mb(needed)
+    );
+
+    // A probe of conv2 re-runs conv2..fc8 for every image.
+    let base = LIVE.load(Relaxed);
+    PEAK.store(base, Relaxed);
+    let probe = settings(3, &["conv2=drop:0.5"]);
+    pollster::block_on(session.assess(&probe, Purpose::Probe, |_, _| {}, || async { true }))
+        .unwrap();
+    let extra = PEAK.load(Relaxed) - base;
+    println!(
+        "a conv2 probe: {} more at most ({} kept)",
+        mb(extra),
+        mb(kept)
+    );
+    // Keeping (as a probe once did) a second copy of every kept activation costs at least
+    // `kept` on top of the work's own buffers.
+    assert!(
+        extra < kept,
+        "a probe took {} more; the session keeps {} of activations",
+        mb(extra),
+        mb(kept)
+    );
+    let left = live_since(before).abs_diff(loaded);
+    assert!(left < 64 << 10, "a probe left {left} bytes behind");
+
+    drop(session);
+
+    // Moves across every layer, on fewer images (the growth is per move, not per image).
+    let few = SampleSet {
+        samples: all.samples[..20].to_vec(),
+    };
+    let (_, f16_bytes) = manifest::encode(&demo(), None);
+    let weights = manifest::decode(&f16_bytes, demo().info().clone(), "demo").unwrap();
+    drop(f16_bytes);
+    let mut session =
+        pollster::block_on(Session::new(weights, &few, Device::flex(), |_, _| {})).unwrap();
+    let before = LIVE.load(Relaxed);
+    let mut live = Vec::new();
+    for i in 0..48 {
+        let shown = settings(i as u64, &[&move_settings(i)]);
+        let probe = settings(7, &[&move_settings(i + 13)]);
+        pollster::block_on(session.assess(&probe, Purpose::Probe, |_, _| {}, || async { true }))
+            .unwrap();
+        pollster::block_on(session.assess_now(&shown, |_, _| {})).unwrap();
+        live.push(live_since(before));
+    }
+    // Each shown result is remembered (20 x 1000 f32, at most 64 of them).
+    let remembered = 40 * few.len() * 1000 * 4;
+    println!("after 8 moves {}, after 48 {}", mb(live[7]), mb(live[47]));
+    assert!(
+        live[47] <= live[7] + remembered + (256 << 10),
+        "the session grew from {} after 8 moves to {} after 48",
+        mb(live[7]),
+        mb(live[47])
+    );
+}
