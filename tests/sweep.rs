@@ -1,6 +1,8 @@
 //! `lesion sweep` on the demo model: a CSV with every row, a well-formed SVG, and a rerun
 //! that reuses finished rows; a torn last line is recomputed, a CSV from other weights or
-//! samples is refused, and a second sweep into the same folder fails at once.
+//! samples is refused, and a second sweep into the same folder fails at once. Three
+//! shards run at once merge to exactly the unsharded sweep; a merge of shards that do
+//! not make one sweep is refused.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -153,6 +155,7 @@ fn bad_sweep_arguments_are_clear_errors() {
         ("0:0.5:0", "drop", "positive"),
         ("a,b", "drop", "not a number"),
         ("0:0.5:0.1", "melt", "unknown damage kind"),
+        ("0.5,0.1,0.5", "drop", "twice"),
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_lesion"))
             .args(["sweep", "--amounts", amounts, "--kind", kind, "--weights"])
@@ -331,4 +334,185 @@ fn two_sweeps_started_together_write_one_header() {
     let count = |prefix: &str| csv.lines().filter(|l| l.starts_with(prefix)).count();
     assert_eq!((count("# lesion-sweep"), count("model,")), (1, 1), "{csv}");
     assert_eq!(csv.lines().count(), 2 + 2, "{csv}");
+}
+
+/// The first `count` of `images_100`, copied into `dir/name`.
+fn few_images(dir: &Path, name: &str, count: usize) -> PathBuf {
+    let samples = dir.join(name);
+    std::fs::create_dir(&samples).unwrap();
+    for file in &sorted_files("images_100")[..count] {
+        std::fs::copy(images().join(file), samples.join(file)).unwrap();
+    }
+    samples
+}
+
+/// `lesion sweep` of the demo model on `samples` (conv1 and fc6 at 0, 0.45 and 0.9, two
+/// seeds: 12 rows) into `out`, as shard `shard` when given; started, not waited for.
+fn start_sweep(
+    weights: &Path,
+    samples: &Path,
+    out: &Path,
+    shard: Option<&str>,
+) -> std::process::Child {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lesion"));
+    command
+        .args([
+            "sweep",
+            "--layers",
+            "conv1,fc6",
+            "--amounts",
+            "0:0.9:0.45",
+            "--seeds",
+            "2",
+        ])
+        .arg("--weights")
+        .arg(weights)
+        .arg("--samples")
+        .arg(samples)
+        .arg("--out")
+        .arg(out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let Some(shard) = shard {
+        command.args(["--shard", shard]);
+    }
+    command.spawn().unwrap()
+}
+
+fn finished(child: std::process::Child) -> Output {
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", all_text(&out));
+    out
+}
+
+/// `lesion sweep merge --out out shards...`, however it ends.
+fn merge(out: &Path, shards: &[PathBuf]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lesion"))
+        .args(["sweep", "merge", "--out"])
+        .arg(out)
+        .args(shards)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn three_shards_run_at_once_merge_to_the_unsharded_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let samples = few_images(tmp.path(), "samples", 10);
+    let (whole, parts) = (tmp.path().join("whole"), tmp.path().join("parts"));
+    let shards: Vec<std::process::Child> = ["1/3", "2/3", "3/3"]
+        .iter()
+        .map(|k| start_sweep(&demo_pth(), &samples, &parts, Some(k)))
+        .collect();
+    finished(start_sweep(&demo_pth(), &samples, &whole, None));
+    let mut paths = Vec::new();
+    for (k, child) in shards.into_iter().enumerate() {
+        let stdout = String::from_utf8(finished(child).stdout).unwrap();
+        assert!(
+            stdout.contains(&format!("12 settings, 4 of them in shard {}/3", k + 1))
+                && stdout.contains("4 to compute"),
+            "{stdout}"
+        );
+        paths.push(parts.join(format!("sweep-{}-of-3.csv", k + 1)));
+    }
+    assert!(!parts.join("sweep.svg").exists(), "a shard draws no figure");
+    let shard_csv = std::fs::read_to_string(&paths[1]).unwrap();
+    assert!(
+        shard_csv.starts_with("# lesion-sweep weights="),
+        "{shard_csv}"
+    );
+    assert!(
+        shard_csv
+            .lines()
+            .next()
+            .unwrap()
+            .contains(" shard=2/3 kind=drop layers=conv1,fc6 amounts=0,0.45,0.9 seeds=2 model=\"")
+    );
+    assert_eq!(shard_csv.lines().count(), 2 + 4);
+
+    // Given in any order, into a folder of its own.
+    let merged = tmp.path().join("merged");
+    let reversed: Vec<PathBuf> = paths.iter().rev().cloned().collect();
+    let out = merge(&merged, &reversed);
+    assert!(out.status.success(), "{}", all_text(&out));
+    for file in ["sweep.csv", "sweep.svg"] {
+        assert_eq!(
+            std::fs::read_to_string(merged.join(file)).unwrap(),
+            std::fs::read_to_string(whole.join(file)).unwrap(),
+            "{file} as the unsharded sweep wrote it"
+        );
+    }
+    // Merging again, or into the unsharded sweep's folder (the same bytes), is no conflict.
+    for out in [&merged, &whole] {
+        let again = merge(out, &paths);
+        assert!(again.status.success(), "{}", all_text(&again));
+    }
+}
+
+#[test]
+fn merge_refuses_a_missing_shard_a_duplicated_row_and_other_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let samples = few_images(tmp.path(), "samples", 5);
+    let parts = tmp.path().join("parts");
+    let other = tmp.path().join("other");
+    let runs: Vec<std::process::Child> = ["1/3", "2/3", "3/3"]
+        .iter()
+        .map(|k| start_sweep(&demo_pth(), &samples, &parts, Some(k)))
+        .chain([start_sweep(
+            &reference("alexnet_tiny.pth"),
+            &samples,
+            &other,
+            Some("3/3"),
+        )])
+        .collect();
+    runs.into_iter().for_each(|c| drop(finished(c)));
+    let path = |k: usize| parts.join(format!("sweep-{k}-of-3.csv"));
+    let out = tmp.path().join("out");
+
+    let missing = merge(&out, &[path(1), path(3)]);
+    assert_fails_with(&missing, &["shard 2/3", "missing"]);
+    let twice = merge(&out, &[path(1), path(2), path(2)]);
+    assert_fails_with(&twice, &["shard 2/3 is given twice"]);
+
+    let text = std::fs::read_to_string(path(2)).unwrap();
+    let last = text.lines().last().unwrap();
+    let duplicated = tmp.path().join("duplicated.csv");
+    std::fs::write(&duplicated, format!("{text}{last}\n")).unwrap();
+    let out_dup = merge(&out, &[path(1), duplicated.clone(), path(3)]);
+    assert_fails_with(
+        &out_dup,
+        &["duplicated.csv", "fc6=drop:0.45 seed 1", "twice"],
+    );
+
+    let lacking = tmp.path().join("lacking.csv");
+    std::fs::write(&lacking, &text[..text.len() - last.len() - 1]).unwrap();
+    let short = merge(&out, &[path(1), lacking, path(3)]);
+    assert_fails_with(
+        &short,
+        &["lacking.csv", "lacks 1 of its 4 rows", "--shard 2/3"],
+    );
+
+    let foreign = merge(&out, &[path(1), path(2), other.join("sweep-3-of-3.csv")]);
+    assert_fails_with(
+        &foreign,
+        &[
+            "sweep-3-of-3.csv",
+            "not shards of one sweep",
+            "other weights",
+        ],
+    );
+
+    let not_a_shard = tmp.path().join("plain.csv");
+    let first_line_end = text.find(" shard=").unwrap();
+    let body = &text[text.find('\n').unwrap()..];
+    std::fs::write(&not_a_shard, format!("{}{body}", &text[..first_line_end])).unwrap();
+    let plain = merge(&out, &[not_a_shard]);
+    assert_fails_with(&plain, &["plain.csv", "not a shard"]);
+    assert!(!out.join("sweep.csv").exists(), "nothing was written");
+
+    // The same shards again into a folder whose sweep.csv holds other rows.
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("sweep.csv"), "something else\n").unwrap();
+    let taken = merge(&out, &[path(1), path(2), path(3)]);
+    assert_fails_with(&taken, &["sweep.csv", "already holds other rows"]);
 }

@@ -9,7 +9,7 @@ use burn::prelude::*;
 use burn::tensor::{Distribution, TensorData};
 use clap::Args;
 
-use super::{DeviceChoice, source};
+use super::{DeviceChoice, samples, source};
 use crate::eval::{SampleSet, Session, evaluate};
 use crate::model::{Activation, AlexNet, Architecture, Layer, Weights, synthetic};
 use crate::perturb::{Damage, Kind, Settings, damaged_layer};
@@ -19,9 +19,10 @@ pub struct BenchArgs {
     /// Weights to time (default: random weights of the full torchvision size).
     #[arg(long, value_name = "FILE")]
     weights: Option<PathBuf>,
-    /// The sample images.
-    #[arg(long, value_name = "DIR", default_value = "public/samples")]
+    #[arg(long, value_name = "DIR", default_value = "public/samples", help = samples::SAMPLES_HELP)]
     samples: PathBuf,
+    #[arg(long, help = samples::STRICT_HELP)]
+    strict: bool,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceChoice,
     /// Repetitions of each measurement (the median is reported).
@@ -63,8 +64,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         Some(path) => source::open(path)?,
         None => synthetic::full_size(),
     };
-    let samples = SampleSet::load_dir(&args.samples)
-        .with_context(|| format!("bench needs the sample images ({})", args.samples.display()))?;
+    let samples = samples::load(&args.samples, args.strict)
+        .with_context(|| format!("bench needs the sample images ({})", args.samples.display()))?
+        .set;
     let device = args.device.init()?;
     println!("model:   {}", weights.info().describe());
     println!("device:  {}", args.device.name());

@@ -7,32 +7,29 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::damage::DamageArgs;
-use super::{DeviceChoice, output, source};
-use crate::eval::{LogitMatrix, SampleSet, Session};
+use super::{DeviceChoice, output, samples, source};
+use crate::eval::{LogitMatrix, Session};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// A torchvision .pth, or an installed manifest.json (or its folder).
     #[arg(long, value_name = "FILE")]
     weights: PathBuf,
-    /// Folder of `<wnid>_<name>.jpg` images.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help = samples::SAMPLES_HELP)]
     samples: PathBuf,
+    #[arg(long, help = samples::STRICT_HELP)]
+    strict: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
-    /// Write the logits (f32 [N, 1000], sorted file-name order) as safetensors.
+    /// Write the logits (f32 [N, 1000], sorted relative-path order) as safetensors.
     #[arg(long, value_name = "OUT.safetensors")]
     dump_logits: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceChoice,
-    /// Evaluate N of the images, spread evenly in file-name order (the page's `?images=N`).
+    /// Evaluate N of the images, spread evenly in relative-path order (the page's `?images=N`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(crate::share::MIN_IMAGES as i64..))]
     images: Option<u32>,
-    /// Stop at the first sample file that is not a readable image, instead of skipping
-    /// it with a warning.
-    #[arg(long)]
-    strict: bool,
     #[command(flatten)]
     damage: DamageArgs,
 }
@@ -41,8 +38,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let settings = args.damage.settings()?;
     let weights = source::open(&args.weights)?;
     let info = weights.info().clone();
-    let samples =
-        load_samples(&args.samples, args.strict)?.keep_spread(args.images.map(|n| n as usize));
+    let folder =
+        samples::load(&args.samples, args.strict)?.keep_spread(args.images.map(|n| n as usize));
+    let samples = &folder.set;
     let device = args.device.init()?;
     let damaged = !settings.layers.is_empty();
     let bar = ProgressBar::new(samples.len() as u64 * if damaged { 2 } else { 1 }).with_style(
@@ -52,7 +50,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let n = samples.len() as u64;
     // The intact model first (the reference for relative accuracy and agreement), then
     // the damaged one, re-running only from the first damaged layer.
-    let mut session = pollster::block_on(Session::new(weights, &samples, device, |done, _| {
+    let mut session = pollster::block_on(Session::new(weights, samples, device, |done, _| {
         bar.set_position(done as u64)
     }))?;
     let assessment = pollster::block_on(
@@ -66,7 +64,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         model: &info,
         device: args.device.name(),
         samples_dir: &args.samples,
-        samples: &samples,
+        folder: &folder,
     };
     if args.json {
         println!("{}", output::json(&assessment, session.intact(), &context));
@@ -76,19 +74,6 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-/// The images in `dir`: with `strict`, the first file that is not a readable image is
-/// the error; without, each such file is skipped with a warning naming it.
-fn load_samples(dir: &Path, strict: bool) -> anyhow::Result<SampleSet> {
-    if strict {
-        return Ok(SampleSet::load_dir(dir)?);
-    }
-    let loaded = SampleSet::load_dir_skipping(dir)?;
-    for why in &loaded.skipped {
-        eprintln!("lesion: warning: {why}; skipped (--strict stops here instead)");
-    }
-    Ok(loaded.set)
 }
 
 /// Writes `logits` as f32 safetensors (`logits`, [N, classes]).

@@ -1,6 +1,7 @@
 //! The native command line, thin over the engine (argument parsing and I/O policy): five
 //! commands, `lesion weights install`, `eval`, `export`, `sweep` and `bench`, what `eval`
-//! prints (`output`), opening weights from a path (`source`) and the sweep's figure.
+//! prints (`output`), reading sample folders (`samples`), opening weights from a path
+//! (`source`) and the sweep's figure.
 
 mod bench;
 mod damage;
@@ -9,6 +10,7 @@ mod export;
 mod figure;
 mod install;
 mod output;
+mod samples;
 pub mod source;
 mod sweep;
 
@@ -40,7 +42,7 @@ enum Command {
     /// Write (damaged) weights as f32 safetensors with torchvision's names.
     Export(export::ExportArgs),
     /// Accuracy against amount of damage per layer: a CSV and an SVG figure.
-    Sweep(sweep::SweepArgs),
+    Sweep(sweep::SweepCommand),
     /// Time full and incremental evaluation, mask building and a plain matmul.
     Bench(bench::BenchArgs),
 }
@@ -92,7 +94,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Export(args) => export::run(args),
         Command::Bench(args) => bench::run(args),
-        Command::Sweep(args) => sweep::run(args),
+        Command::Sweep(command) => sweep::main(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

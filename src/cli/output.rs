@@ -5,7 +5,8 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::eval::{Assessment, Interval, Metrics, Report, SampleSet};
+use crate::eval::folder::SampleFolder;
+use crate::eval::{Assessment, Interval, Metrics, Report};
 use crate::model::ModelInfo;
 
 /// Where an assessment was made: the model, the device and the images.
@@ -14,14 +15,15 @@ pub struct Context<'a> {
     pub device: &'a str,
     /// The folder the images were read from, as given.
     pub samples_dir: &'a Path,
-    pub samples: &'a SampleSet,
+    /// The images evaluated, their layout and digest.
+    pub folder: &'a SampleFolder,
 }
 
 fn ci(lo: f64, hi: f64) -> Interval {
     Interval { lo, hi }
 }
 
-/// `lesion eval --json`: the model, the settings, the numbers, the intact model's
+/// `lesion eval --json`: the model, the settings, the images (folder, layout, digest), the numbers, the intact model's
 /// accuracy, and every image's top-5.
 pub fn json(assessment: &Assessment, intact: &Report, context: &Context) -> Value {
     let Metrics {
@@ -50,7 +52,7 @@ pub fn json(assessment: &Assessment, intact: &Report, context: &Context) -> Valu
         .report
         .predictions
         .iter()
-        .zip(&context.samples.samples);
+        .zip(&context.folder.set.samples);
     json!({
         "model": context.model,
         "model_description": context.model.describe(),
@@ -58,6 +60,8 @@ pub fn json(assessment: &Assessment, intact: &Report, context: &Context) -> Valu
         "damage": settings.to_texts(),
         "device": context.device,
         "samples": context.samples_dir.display().to_string(),
+        "samples_layout": context.folder.layout.name(),
+        "samples_digest": context.folder.digest(),
         "n": n,
         "labelled": labelled,
         "top1": top1,
@@ -103,6 +107,11 @@ pub fn text(assessment: &Assessment, intact: &Report, context: &Context) -> Vec<
         m.n,
         m.labelled,
         context.samples_dir.display()
+    ));
+    lines.push(format!(
+        "samples: digest {} ({} layout)",
+        context.folder.digest(),
+        context.folder.layout.name()
     ));
     let accuracy = |name: &str, value: f64, lo: f64, hi: f64, count: usize| {
         format!(

@@ -1,31 +1,56 @@
 //! `lesion sweep`: accuracy against amount of damage, per layer, over several seeds, as a
 //! CSV (one row per layer, kind, amount and seed) and an SVG figure like the paper's.
 //! Rows already in the CSV are kept and not recomputed, so an interrupted sweep resumes;
-//! the CSV records the weights and samples it was computed from ([`file`]).
+//! the CSV records the weights and samples it was computed from ([`file`]). `--shard K/N`
+//! computes a fixed part of the rows into its own CSV ([`shard`]), and `lesion sweep merge`
+//! joins the N parts into the CSV and figure one whole sweep writes ([`merge`]).
 
 mod file;
+mod merge;
+mod row;
+mod shard;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
 
-use super::{DeviceChoice, figure, source};
-use crate::eval::{Metrics, SampleSet, Session};
+use row::Key;
+pub use row::Row;
+use shard::{Grid, Job, Shard, ShardOf};
+
+use super::{DeviceChoice, figure, samples, source};
+use crate::eval::{SampleSet, Session};
 use crate::model::{Layer, Weights};
 use crate::perturb::{Damage, Kind, Settings};
+
+/// `lesion sweep [OPTIONS]` runs a sweep; `lesion sweep merge` joins shards.
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SweepCommand {
+    #[command(subcommand)]
+    command: Option<SweepSubcommand>,
+    #[command(flatten)]
+    run: Option<SweepArgs>,
+}
+
+#[derive(Subcommand, Debug)]
+enum SweepSubcommand {
+    /// Join the CSVs of `lesion sweep --shard K/N` (all N) into sweep.csv and sweep.svg.
+    Merge(merge::MergeArgs),
+}
 
 #[derive(Args, Debug)]
 pub struct SweepArgs {
     /// A torchvision .pth, an installed manifest.json (or its folder), or safetensors.
     #[arg(long, value_name = "FILE")]
     weights: PathBuf,
-    /// Folder of `<wnid>_<name>.jpg` images.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", help = samples::SAMPLES_HELP)]
     samples: PathBuf,
+    #[arg(long, help = samples::STRICT_HELP)]
+    strict: bool,
     /// The damage kind: drop, prune, units, noise or bitflip.
     #[arg(long, default_value = "drop", value_parser = parse_kind)]
     kind: Kind,
@@ -39,11 +64,23 @@ pub struct SweepArgs {
     /// Number of seeds (0, 1, ..., N-1).
     #[arg(long, default_value = "3")]
     seeds: u64,
-    /// Output folder for sweep.csv and sweep.svg.
+    /// Output folder for sweep.csv and sweep.svg (with --shard K/N: sweep-K-of-N.csv).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Compute only the K-th of N parts of the rows (those numbered i, in layer, seed,
+    /// amount order, with i % N == K-1), for `lesion sweep merge` to join.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceChoice,
+}
+
+pub fn main(command: SweepCommand) -> anyhow::Result<()> {
+    match (command.command, command.run) {
+        (Some(SweepSubcommand::Merge(args)), _) => merge::run(args),
+        (None, Some(args)) => run(args),
+        (None, None) => bail!("give --weights, --samples and --out (see lesion sweep --help)"),
+    }
 }
 
 fn parse_kind(text: &str) -> Result<Kind, String> {
@@ -94,129 +131,90 @@ pub fn parse_amounts(text: &str, kind: Kind) -> anyhow::Result<Vec<f64>> {
     Ok(amounts)
 }
 
-/// One CSV row: a layer damaged by one kind and amount with one seed, and what it did.
-/// The metric columns are a subset of [`Metrics`], in this order.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Row {
-    pub model: String,
-    pub layer: String,
-    pub kind: String,
-    pub amount: f64,
-    pub seed: u64,
-    pub n: usize,
-    pub top1: f64,
-    pub top1_lo: f64,
-    pub top1_hi: f64,
-    pub top5: f64,
-    pub top5_lo: f64,
-    pub top5_hi: f64,
-    pub top1_rel: f64,
-    pub top1_rel_lo: f64,
-    pub top1_rel_hi: f64,
-    pub top5_rel: f64,
-    pub agreement: f64,
-    pub agreement_lo: f64,
-    pub agreement_hi: f64,
-    pub non_finite: usize,
-}
-
-/// What identifies a row: model, layer, kind, amount (as text) and seed.
-type Key = (String, String, String, String, u64);
-
-fn key(model: &str, layer: Layer, kind: Kind, amount: f64, seed: u64) -> Key {
-    (
-        model.to_string(),
-        layer.name().to_string(),
-        kind.name().to_string(),
-        format!("{amount}"),
-        seed,
-    )
-}
-
-impl Row {
-    /// The row of `model`'s `layer` damaged by `kind` at `amount` with `seed`, measured
-    /// as `m`.
-    pub fn new(model: &str, layer: Layer, kind: Kind, amount: f64, seed: u64, m: &Metrics) -> Self {
-        Self {
-            model: model.into(),
-            layer: layer.name().into(),
-            kind: kind.name().into(),
-            amount,
-            seed,
-            n: m.n,
-            top1: m.top1,
-            top1_lo: m.top1_lo,
-            top1_hi: m.top1_hi,
-            top5: m.top5,
-            top5_lo: m.top5_lo,
-            top5_hi: m.top5_hi,
-            top1_rel: m.top1_rel,
-            top1_rel_lo: m.top1_rel_lo,
-            top1_rel_hi: m.top1_rel_hi,
-            top5_rel: m.top5_rel,
-            agreement: m.agreement,
-            agreement_lo: m.agreement_lo,
-            agreement_hi: m.agreement_hi,
-            non_finite: m.non_finite,
-        }
-    }
-
-    fn key(&self) -> Key {
-        (
-            self.model.clone(),
-            self.layer.clone(),
-            self.kind.clone(),
-            format!("{}", self.amount),
-            self.seed,
-        )
-    }
-}
-
-/// One setting to compute: a layer, a seed and an amount.
-type Job = (Layer, u64, f64);
-
 pub fn run(args: SweepArgs) -> anyhow::Result<()> {
-    let amounts = parse_amounts(&args.amounts, args.kind)?;
+    let grid = Grid {
+        kind: args.kind,
+        layers: args.layers.clone(),
+        amounts: parse_amounts(&args.amounts, args.kind)?,
+        seeds: args.seeds,
+    };
     if args.seeds == 0 || args.layers.is_empty() {
         bail!("nothing to sweep: give at least one seed and one layer");
     }
+    let amounts: BTreeSet<String> = grid.amounts.iter().map(|a| format!("{a}")).collect();
+    let layers: BTreeSet<Layer> = grid.layers.iter().copied().collect();
+    if amounts.len() < grid.amounts.len() || layers.len() < grid.layers.len() {
+        bail!("--layers and --amounts must not name a value twice");
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("{}: cannot create", args.out.display()))?;
-    let csv_path = args.out.join("sweep.csv");
-    // Held until the figure is written; a second sweep into this folder fails here, at once.
+    let csv_path = args.out.join(match args.shard {
+        Some(shard) => shard.file_name(),
+        None => "sweep.csv".into(),
+    });
+    // Held until the figure is written; a second sweep into this CSV fails here, at once.
     let lock = file::lock(&csv_path)?;
     let (weights, weights_sha256) = source::open_with_sha256(&args.weights)?;
-    let identity = file::Identity {
-        weights: weights_sha256,
-        samples: file::samples_sha256(&args.samples)?,
-    };
+    let folder = samples::load(&args.samples, args.strict)?;
     let model = weights.info().name.clone();
     let description = weights.info().describe();
+    let identity = file::Identity {
+        weights: weights_sha256,
+        samples: folder.digest(),
+        shard: args.shard.map(|shard| ShardOf {
+            shard,
+            grid: grid.clone(),
+            model: description.clone(),
+        }),
+    };
     let mut csv = file::SweepFile::open(&csv_path, &identity, &lock)?;
     let done: BTreeSet<Key> = csv.rows.iter().map(Row::key).collect();
-    let mut todo: Vec<Job> = Vec::new();
-    for &layer in &args.layers {
-        for seed in 0..args.seeds {
-            for &amount in &amounts {
-                if !done.contains(&key(&model, layer, args.kind, amount, seed)) {
-                    todo.push((layer, seed, amount));
-                }
-            }
-        }
-    }
-    let total = args.layers.len() * args.seeds as usize * amounts.len();
+    let mine: Vec<Job> = grid
+        .jobs()
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| args.shard.is_none_or(|shard| shard.owns(*i)))
+        .map(|(_, job)| job)
+        .collect();
+    let todo: Vec<Job> = mine
+        .iter()
+        .copied()
+        .filter(|&(layer, seed, amount)| {
+            !done.contains(&row::key(&model, layer, args.kind, amount, seed))
+        })
+        .collect();
+    let total = grid.jobs().len();
+    let part = match args.shard {
+        Some(shard) => format!(", {} of them in shard {shard}", mine.len()),
+        None => String::new(),
+    };
     println!("model:   {description}");
     println!(
-        "sweep:   {} x {} amounts x {} seeds = {total} settings; {} already in {}, {} to compute",
+        "images:  {} from {} ({} layout), digest {}",
+        folder.set.len(),
+        args.samples.display(),
+        folder.layout.name(),
+        identity.samples
+    );
+    println!(
+        "sweep:   {} x {} amounts x {} seeds = {total} settings{part}; {} already in {}, {} to compute",
         args.kind.name(),
-        amounts.len(),
+        grid.amounts.len(),
         args.seeds,
-        total - todo.len(),
+        mine.len() - todo.len(),
         csv_path.display(),
         todo.len()
     );
     if !todo.is_empty() {
-        compute(&args, weights, todo, &mut csv)?;
+        compute(&args, weights, &folder.set, todo, &mut csv)?;
+    }
+    if let Some(shard) = args.shard {
+        println!(
+            "wrote {}; once all {} shards are done, `lesion sweep merge --out DIR` with their CSVs writes sweep.csv and sweep.svg",
+            csv_path.display(),
+            shard.count
+        );
+        return Ok(());
     }
     let svg_path = args.out.join("sweep.svg");
     let selected: Vec<Row> = csv
@@ -235,18 +233,18 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
 fn compute(
     args: &SweepArgs,
     weights: Weights,
+    samples: &SampleSet,
     todo: Vec<Job>,
     csv: &mut file::SweepFile,
 ) -> anyhow::Result<()> {
     let model = weights.info().name.clone();
-    let samples = SampleSet::load_dir(&args.samples)?;
     let device = args.device.init()?;
     let bar = ProgressBar::new(todo.len() as u64).with_style(
         ProgressStyle::with_template("sweeping {bar:40} {pos}/{len} settings ({eta}) {msg}")
             .expect("valid template"),
     );
     bar.set_message("intact model");
-    let mut session = pollster::block_on(Session::new(weights, &samples, device, |_, _| {}))?;
+    let mut session = pollster::block_on(Session::new(weights, samples, device, |_, _| {}))?;
     let kind = args.kind;
     for (layer, seed, amount) in todo {
         bar.set_message(format!(

@@ -1,8 +1,10 @@
-//! The fixed sample set, preprocessing, running the model over it (batched, and
-//! incrementally in a [`Session`]), metrics, and an evaluation's result against the intact
-//! model ([`Assessment`]).
+//! The fixed sample set (natively, any folder of images in either layout: `folder`),
+//! preprocessing, running the model over it (batched, and incrementally in a [`Session`]),
+//! metrics, and an evaluation's result against the intact model ([`Assessment`]).
 
 pub mod assess;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod folder;
 pub mod intact;
 pub mod labels;
 pub mod metrics;

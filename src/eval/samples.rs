@@ -1,4 +1,5 @@
-//! A sample set: images named `<wnid>_<name>.jpg`, labelled through the ImageNet classes.
+//! A sample set: preprocessed images labelled through the ImageNet classes, from files
+//! named `<wnid>_<name>.jpg` (natively also from a folder in either layout: [`super::folder`]).
 
 use super::labels;
 use super::preprocess::{self, IMAGE_LEN};
@@ -15,10 +16,12 @@ pub struct Sample {
     pub pixels: Vec<f32>,
 }
 
-/// What loading a sample set does with a file that is not a readable image.
+/// What loading a sample set does with a file it cannot use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OnBadFile {
+pub enum OnBadFile {
+    /// The first such file is the error.
     Stop,
+    /// Each is left out, with the error that names it.
     Skip,
 }
 
@@ -46,6 +49,14 @@ pub fn label_from_file_name(file: &str) -> Option<usize> {
     }
 }
 
+/// The error for a set `origin` with no image in it; `more` ends the message.
+pub(crate) fn no_images(origin: &str, more: &str) -> LesionError {
+    LesionError::samples(
+        origin,
+        format!("no images (expected .jpg, .jpeg or .png files){more}"),
+    )
+}
+
 /// Whether a file name looks like an image the set should contain.
 pub fn is_image_name(file: &str) -> bool {
     let lower = file.to_ascii_lowercase();
@@ -61,6 +72,18 @@ pub fn spread(total: usize, count: Option<usize>) -> Vec<usize> {
     match count {
         Some(n) if n < total => (0..n).map(|i| i * total / n).collect(),
         _ => (0..total).collect(),
+    }
+}
+
+impl Sample {
+    /// Decodes, crops and normalises the image `bytes` of `file`; errors name `shown`.
+    pub fn decode(file: String, label: Option<usize>, bytes: &[u8], shown: &str) -> Result<Self> {
+        let crop = preprocess::decode_and_crop(bytes, shown)?;
+        Ok(Self {
+            label,
+            pixels: preprocess::normalise(crop.as_raw()),
+            file,
+        })
     }
 }
 
@@ -91,12 +114,9 @@ impl SampleSet {
         let mut loaded = Loaded::default();
         for (file, bytes) in files {
             let shown = format!("{origin}/{file}");
-            match preprocess::decode_and_crop(&bytes, &shown) {
-                Ok(crop) => loaded.set.samples.push(Sample {
-                    label: label_from_file_name(&file),
-                    pixels: preprocess::normalise(crop.as_raw()),
-                    file,
-                }),
+            let label = label_from_file_name(&file);
+            match Sample::decode(file, label, &bytes, &shown) {
+                Ok(sample) => loaded.set.samples.push(sample),
                 Err(e) if on_bad == OnBadFile::Skip => loaded.skipped.push(e),
                 Err(e) => return Err(e),
             }
@@ -106,54 +126,16 @@ impl SampleSet {
                 0 => String::new(),
                 n => format!("; {n} unreadable file(s) skipped"),
             };
-            return Err(LesionError::samples(
-                origin,
-                format!("no images (expected .jpg, .jpeg or .png files){skipped}"),
-            ));
+            return Err(no_images(origin, &skipped));
         }
         Ok(loaded)
     }
 
-    /// Reads every file in `dir`. Sub-folders and hidden files are skipped; any other file
-    /// that is not a readable image is an error naming it.
+    /// Reads a sample folder in either layout ([`super::folder`]); the first file that
+    /// cannot be used is an error naming it.
     #[cfg(not(target_arch = "wasm32"))]
     pub fn load_dir(dir: &std::path::Path) -> Result<Self> {
-        Ok(Self::load_dir_with(dir, OnBadFile::Stop)?.set)
-    }
-
-    /// [`SampleSet::load_dir`], leaving out (and listing) every file that cannot be read
-    /// or is not a readable image; an error only when the folder cannot be listed or no
-    /// image is left.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn load_dir_skipping(dir: &std::path::Path) -> Result<Loaded> {
-        Self::load_dir_with(dir, OnBadFile::Skip)
-    }
-
-    #[cfg(not(target_arch = "wasm32"))]
-    fn load_dir_with(dir: &std::path::Path, on_bad: OnBadFile) -> Result<Loaded> {
-        let shown = dir.display().to_string();
-        let entries = std::fs::read_dir(dir).map_err(|e| LesionError::io(&shown, e))?;
-        let mut files = Vec::new();
-        let mut unreadable = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| LesionError::io(&shown, e))?;
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') || path.is_dir() {
-                continue;
-            }
-            match std::fs::read(&path) {
-                Ok(bytes) => files.push((name, bytes)),
-                Err(e) if on_bad == OnBadFile::Skip => {
-                    unreadable.push(LesionError::io(path.display().to_string(), e))
-                }
-                Err(e) => return Err(LesionError::io(path.display().to_string(), e)),
-            }
-        }
-        let mut loaded = Self::build(files, &shown, on_bad)?;
-        unreadable.append(&mut loaded.skipped);
-        loaded.skipped = unreadable;
-        Ok(loaded)
+        Ok(super::folder::SampleFolder::read(dir, OnBadFile::Stop)?.set)
     }
 
     pub fn len(&self) -> usize {

@@ -1,12 +1,14 @@
 //! The sweep's CSV on disk. Its first line says what the rows were computed from,
-//! `# lesion-sweep weights=<sha256> samples=<sha256>` (readers skip it as a comment:
+//! `# lesion-sweep weights=<sha256> samples=<digest>` (readers skip it as a comment:
 //! `pandas.read_csv(path, comment="#")`), then comes the header and one row per setting.
+//! A shard's CSV carries its shard, grid and model on that line too ([`super::shard`]).
 //! A run holds `<csv>.lock` (an OS lock, gone when the process ends, so a file left by a
 //! crash blocks nothing); a second run on the same CSV fails at once. A torn last line
 //! (no newline at its end, or not a row) is dropped with a warning so it is recomputed;
 //! anything else that is not a row is an error, and so is a CSV computed from other
-//! weights or samples.
+//! weights or samples (or, for a shard, another shard or grid).
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -14,59 +16,53 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 use super::Row;
-use crate::digest;
+use super::shard::ShardOf;
 
 /// The header, the fields of [`Row`] in order (checked against serde's in a test).
 const HEADER: &str = "model,layer,kind,amount,seed,n,top1,top1_lo,top1_hi,top5,top5_lo,top5_hi,top1_rel,top1_rel_lo,top1_rel_hi,top5_rel,agreement,agreement_lo,agreement_hi,non_finite";
 
 /// What a sweep's rows were computed from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Identity {
     /// sha256 of the weights' file (for an installed model, its safetensors file).
     pub weights: String,
-    /// [`samples_sha256`] of the sample folder.
+    /// The sample set's digest ([`crate::eval::folder::SampleFolder::digest`]).
     pub samples: String,
+    /// For a shard's CSV: which shard, of what grid, for which model.
+    pub shard: Option<ShardOf>,
 }
 
 impl Identity {
     fn line(&self) -> String {
+        let shard = self.shard.as_ref().map(ShardOf::fields).unwrap_or_default();
         format!(
-            "# lesion-sweep weights={} samples={}\n",
+            "# lesion-sweep weights={} samples={}{shard}\n",
             self.weights, self.samples
         )
     }
 
     fn parse(line: &str) -> Option<Self> {
         let rest = line.strip_prefix("# lesion-sweep ")?;
-        let (weights, samples) = rest.split_once(' ')?;
-        Some(Self {
-            weights: weights.strip_prefix("weights=")?.into(),
-            samples: samples.strip_prefix("samples=")?.into(),
+        let (head, model) = match rest.split_once(" model=") {
+            Some((head, model)) => (head, Some(model)),
+            None => (rest, None),
+        };
+        let mut fields: BTreeMap<&str, &str> = head
+            .split(' ')
+            .map(|f| f.split_once('='))
+            .collect::<Option<_>>()?;
+        let weights = fields.remove("weights")?.to_string();
+        let samples = fields.remove("samples")?.to_string();
+        let shard = match model {
+            Some(model) => Some(ShardOf::parse(&mut fields, model)?),
+            None => None,
+        };
+        fields.is_empty().then_some(Self {
+            weights,
+            samples,
+            shard,
         })
     }
-}
-
-/// The sample folder's identity: the sha256 of `sha256sum`-style lines, `<sha256>  <name>\n`
-/// for each file `SampleSet::load_dir` reads (hidden files and folders skipped), sorted by
-/// name; `(cd DIR && sha256sum $(LC_ALL=C ls)) | sha256sum` gives the same.
-pub fn samples_sha256(dir: &Path) -> anyhow::Result<String> {
-    let shown = dir.display();
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).with_context(|| format!("{shown}: cannot read"))? {
-        let entry = entry.with_context(|| format!("{shown}: cannot read"))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        if !name.starts_with('.') && !path.is_dir() {
-            files.push((name, path));
-        }
-    }
-    files.sort();
-    let mut lines = String::new();
-    for (name, path) in files {
-        let sha = super::source::file_sha256(&path)?;
-        lines.push_str(&format!("{sha}  {name}\n"));
-    }
-    Ok(digest::sha256_hex(lines.as_bytes()))
 }
 
 /// The lock on a sweep's CSV, held until dropped (or the process ends).
@@ -244,10 +240,7 @@ impl SweepFile {
         }
         file.write_all(start.as_bytes())
             .with_context(|| format!("{shown}: cannot write"))?;
-        let writer = csv::WriterBuilder::new()
-            .has_headers(false)
-            .comment(Some(b'#'))
-            .from_writer(file);
+        let writer = row_writer(file);
         Ok(Self { rows, writer })
     }
 
@@ -260,8 +253,8 @@ impl SweepFile {
     }
 }
 
-/// An error saying which of the weights and samples differ from what the CSV records.
-fn check_identity(found: &Identity, wanted: &Identity, shown: &str) -> anyhow::Result<()> {
+/// What differs between the identity `found` and `wanted`, as phrases (none when equal).
+pub fn differences(found: &Identity, wanted: &Identity) -> Vec<String> {
     let mut differs = Vec::new();
     if found.weights != wanted.weights {
         differs.push(format!(
@@ -275,6 +268,23 @@ fn check_identity(found: &Identity, wanted: &Identity, shown: &str) -> anyhow::R
             found.samples, wanted.samples
         ));
     }
+    if found.shard != wanted.shard {
+        let shown = |i: &Identity| match &i.shard {
+            Some(of) => format!("`{}`", of.fields().trim_start()),
+            None => "no shard".into(),
+        };
+        differs.push(format!(
+            "another shard or grid ({}, not {})",
+            shown(found),
+            shown(wanted)
+        ));
+    }
+    differs
+}
+
+/// An error saying which of the weights, samples and shard differ from what the CSV records.
+fn check_identity(found: &Identity, wanted: &Identity, shown: &str) -> anyhow::Result<()> {
+    let differs = differences(found, wanted);
     if !differs.is_empty() {
         bail!(
             "{shown}: its rows were computed from {}; give another --out, or delete {shown} to start over",
@@ -282,6 +292,43 @@ fn check_identity(found: &Identity, wanted: &Identity, shown: &str) -> anyhow::R
         );
     }
     Ok(())
+}
+
+/// A finished sweep CSV's identity and rows, for merging: an error naming `path` when it
+/// cannot be read, is not a sweep CSV, or ends in a torn line.
+pub fn read(path: &Path) -> anyhow::Result<(Identity, Vec<Row>)> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).with_context(|| format!("{shown}: cannot read"))?;
+    let parsed = parse(&bytes, &shown)?;
+    let identity = parsed
+        .identity
+        .with_context(|| format!("{shown}: empty, not a sweep CSV"))?;
+    if let Some(why) = parsed.dropped {
+        bail!(
+            "{shown}: its last line is torn ({why}): the run that wrote it was stopped; run it again to finish it"
+        );
+    }
+    Ok((identity, parsed.rows))
+}
+
+/// A whole sweep CSV: the identity line, the header and `rows`, as a sweep writes them.
+pub fn render(identity: &Identity, rows: &[Row]) -> anyhow::Result<Vec<u8>> {
+    let mut out = identity.line().into_bytes();
+    out.extend_from_slice(HEADER.as_bytes());
+    out.push(b'\n');
+    let mut writer = row_writer(out);
+    for row in rows {
+        writer.serialize(row)?;
+    }
+    Ok(writer.into_inner().map_err(|e| e.into_error())?)
+}
+
+/// The CSV writer for rows (no header: the file has its own).
+fn row_writer<W: Write>(to: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .has_headers(false)
+        .comment(Some(b'#'))
+        .from_writer(to)
 }
 
 #[cfg(test)]
@@ -326,6 +373,7 @@ mod tests {
         let id = Identity {
             weights: "a".repeat(64),
             samples: "b".repeat(64),
+            shard: None,
         };
         let mut w = csv::WriterBuilder::new()
             .has_headers(false)
@@ -353,5 +401,61 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("other sample images") && !err.contains("other weights"));
+    }
+
+    #[test]
+    fn identity_lines_read_back_with_and_without_a_shard() {
+        use super::super::shard::{Grid, Shard};
+        use crate::model::Layer;
+        use crate::perturb::Kind;
+        let plain = Identity {
+            weights: "a".repeat(64),
+            samples: "b".repeat(64),
+            shard: None,
+        };
+        let line = plain.line();
+        assert_eq!(
+            line,
+            format!(
+                "# lesion-sweep weights={} samples={}\n",
+                plain.weights, plain.samples
+            )
+        );
+        assert_eq!(Identity::parse(line.trim_end()), Some(plain.clone()));
+        let sharded = Identity {
+            shard: Some(ShardOf {
+                shard: Shard { index: 2, count: 4 },
+                grid: Grid {
+                    kind: Kind::Noise,
+                    layers: vec![Layer::Fc8],
+                    amounts: vec![0.1, 2.5],
+                    seeds: 3,
+                },
+                model: "custom AlexNet (my model) from m.pth".into(),
+            }),
+            ..plain.clone()
+        };
+        assert_eq!(
+            Identity::parse(sharded.line().trim_end()),
+            Some(sharded.clone())
+        );
+        for bad in [
+            "weights=a",
+            "weights=a samples=b extra=c",
+            "weights=a samples=b shard=1/2",
+        ] {
+            assert_eq!(
+                Identity::parse(&format!("# lesion-sweep {bad}")),
+                None,
+                "{bad}"
+            );
+        }
+        let err = check_identity(&plain, &sharded, "s.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("another shard or grid") && !err.contains("other weights"),
+            "{err}"
+        );
     }
 }
