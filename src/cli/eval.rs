@@ -1,14 +1,14 @@
-//! `lesion eval`: accuracy of a model on a folder of images.
+//! `lesion eval`: accuracy of a model on a folder of images, in bounded memory however many
+//! there are ([`Evaluator`]).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::damage::DamageArgs;
+use super::logits::LogitsFile;
 use super::{DeviceChoice, output, samples, source};
-use crate::eval::{LogitMatrix, Session};
+use crate::eval::stream::{DEFAULT_CACHE_MB, Evaluator};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -30,6 +30,8 @@ pub struct EvalArgs {
     /// Evaluate N of the images, spread evenly in relative-path order (the page's `?images=N`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(crate::share::MIN_IMAGES as i64..))]
     images: Option<u32>,
+    #[arg(long, value_name = "MB", default_value_t = DEFAULT_CACHE_MB, help = samples::CACHE_HELP)]
+    cache_mb: usize,
     #[command(flatten)]
     damage: DamageArgs,
 }
@@ -38,52 +40,57 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let settings = args.damage.settings()?;
     let weights = source::open(&args.weights)?;
     let info = weights.info().clone();
-    let folder =
-        samples::load(&args.samples, args.strict)?.keep_spread(args.images.map(|n| n as usize));
-    let samples = &folder.set;
+    let classes = weights.architecture().classes;
+    let images =
+        samples::scan(&args.samples, args.strict)?.keep_spread(args.images.map(|n| n as usize));
     let device = args.device.init()?;
     let damaged = !settings.layers.is_empty();
-    let bar = ProgressBar::new(samples.len() as u64 * if damaged { 2 } else { 1 }).with_style(
-        ProgressStyle::with_template("evaluating {bar:40} {pos}/{len} image passes ({eta})")
-            .expect("valid template"),
+    let n = images.len() as u64;
+    let bar = samples::bar(
+        n * if damaged { 2 } else { 1 },
+        "evaluating",
+        "image passes",
     );
-    let n = samples.len() as u64;
+    let mut logits = match &args.dump_logits {
+        Some(path) => Some(LogitsFile::create(path, images.len(), classes)?),
+        None => None,
+    };
+    let mut sink = |l: &crate::eval::LogitMatrix| logits.as_mut().map_or(Ok(()), |f| f.append(l));
     // The intact model first (the reference for relative accuracy and agreement), then
     // the damaged one, re-running only from the first damaged layer.
-    let mut session = pollster::block_on(Session::new(weights, samples, device, |done, _| {
-        bar.set_position(done as u64)
-    }))?;
-    let assessment = pollster::block_on(
-        session.assess_now(&settings, |done, _| bar.set_position(n + done as u64)),
+    let mut evaluator = Evaluator::new(
+        weights,
+        &images,
+        device,
+        args.cache_mb << 20,
+        |done, _| bar.set_position(done as u64),
+        if damaged { None } else { Some(&mut sink) },
+    )?;
+    let assessment = evaluator.assess_with(
+        &settings,
+        |done, _| bar.set_position(n + done as u64),
+        if damaged { Some(&mut sink) } else { None },
     )?;
     bar.finish_and_clear();
-    if let Some(out) = &args.dump_logits {
-        dump_logits(session.logits(), out)?;
+    if let Some(file) = logits {
+        file.finish()?;
     }
     let context = output::Context {
         model: &info,
         device: args.device.name(),
         samples_dir: &args.samples,
-        folder: &folder,
+        folder: &images,
     };
     if args.json {
-        println!("{}", output::json(&assessment, session.intact(), &context));
+        println!(
+            "{}",
+            output::json(&assessment, evaluator.intact(), &context)
+        );
     } else {
-        for line in output::text(&assessment, session.intact(), &context) {
+        for line in output::text(&assessment, evaluator.intact(), &context) {
             println!("{line}");
         }
     }
+    samples::report_peak_memory();
     Ok(())
-}
-
-/// Writes `logits` as f32 safetensors (`logits`, [N, classes]).
-fn dump_logits(logits: &LogitMatrix, out: &Path) -> anyhow::Result<()> {
-    let bytes: Vec<u8> = logits.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let view = safetensors::tensor::TensorView::new(
-        safetensors::Dtype::F32,
-        vec![logits.rows(), logits.classes],
-        &bytes,
-    )?;
-    let encoded = safetensors::serialize([("logits", view)], None)?;
-    std::fs::write(out, encoded).with_context(|| format!("{}: cannot write", out.display()))
 }

@@ -9,6 +9,7 @@ mod eval;
 mod export;
 mod figure;
 mod install;
+mod logits;
 mod output;
 mod samples;
 pub mod source;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::eval::folder::SampleFolder;
+use crate::eval::listing::ImageList;
 use crate::eval::{Assessment, Interval, Metrics, Report};
 use crate::model::ModelInfo;
 
@@ -16,7 +16,7 @@ pub struct Context<'a> {
     /// The folder the images were read from, as given.
     pub samples_dir: &'a Path,
     /// The images evaluated, their layout and digest.
-    pub folder: &'a SampleFolder,
+    pub folder: &'a ImageList,
 }
 
 fn ci(lo: f64, hi: f64) -> Interval {
@@ -48,11 +48,12 @@ pub fn json(assessment: &Assessment, intact: &Report, context: &Context) -> Valu
         ..
     } = assessment.metrics();
     let settings = &assessment.settings;
+    let folder = context.folder;
     let predictions = assessment
         .report
         .predictions
         .iter()
-        .zip(&context.folder.set.samples);
+        .zip(folder.files.iter().zip(&folder.labels));
     json!({
         "model": context.model,
         "model_description": context.model.describe(),
@@ -81,9 +82,9 @@ pub fn json(assessment: &Assessment, intact: &Report, context: &Context) -> Valu
         "top5_rel_ci": ci(top5_rel_lo, top5_rel_hi),
         "agreement": agreement,
         "agreement_ci": ci(agreement_lo, agreement_hi),
-        "predictions": predictions.map(|(p, s)| json!({
-            "file": s.file,
-            "label": s.label,
+        "predictions": predictions.map(|(p, (file, label))| json!({
+            "file": file,
+            "label": label,
             "top5": p.top5,
         })).collect::<Vec<_>>(),
     })

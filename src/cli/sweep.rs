@@ -15,14 +15,14 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use row::Key;
 pub use row::Row;
 use shard::{Grid, Job, Shard, ShardOf};
 
 use super::{DeviceChoice, figure, samples, source};
-use crate::eval::{SampleSet, Session};
+use crate::eval::listing::ImageList;
+use crate::eval::stream::{DEFAULT_CACHE_MB, Evaluator};
 use crate::model::{Layer, Weights};
 use crate::perturb::{Damage, Kind, Settings};
 
@@ -73,6 +73,8 @@ pub struct SweepArgs {
     shard: Option<Shard>,
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceChoice,
+    #[arg(long, value_name = "MB", default_value_t = DEFAULT_CACHE_MB, help = samples::CACHE_HELP)]
+    cache_mb: usize,
 }
 
 pub fn main(command: SweepCommand) -> anyhow::Result<()> {
@@ -155,7 +157,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     // Held until the figure is written; a second sweep into this CSV fails here, at once.
     let lock = file::lock(&csv_path)?;
     let (weights, weights_sha256) = source::open_with_sha256(&args.weights)?;
-    let folder = samples::load(&args.samples, args.strict)?;
+    let folder = samples::scan(&args.samples, args.strict)?;
     let model = weights.info().name.clone();
     let description = weights.info().describe();
     let identity = file::Identity {
@@ -191,7 +193,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     println!("model:   {description}");
     println!(
         "images:  {} from {} ({} layout), digest {}",
-        folder.set.len(),
+        folder.len(),
         args.samples.display(),
         folder.layout.name(),
         identity.samples
@@ -206,7 +208,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         todo.len()
     );
     if !todo.is_empty() {
-        compute(&args, weights, &folder.set, todo, &mut csv)?;
+        compute(&args, weights, &folder, todo, &mut csv)?;
     }
     if let Some(shard) = args.shard {
         println!(
@@ -233,18 +235,24 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
 fn compute(
     args: &SweepArgs,
     weights: Weights,
-    samples: &SampleSet,
+    images: &ImageList,
     todo: Vec<Job>,
     csv: &mut file::SweepFile,
 ) -> anyhow::Result<()> {
     let model = weights.info().name.clone();
     let device = args.device.init()?;
-    let bar = ProgressBar::new(todo.len() as u64).with_style(
-        ProgressStyle::with_template("sweeping {bar:40} {pos}/{len} settings ({eta}) {msg}")
-            .expect("valid template"),
-    );
-    bar.set_message("intact model");
-    let mut session = pollster::block_on(Session::new(weights, samples, device, |_, _| {}))?;
+    let intact = samples::bar(images.len() as u64, "intact model", "images");
+    let mut session = Evaluator::new(
+        weights,
+        images,
+        device,
+        args.cache_mb << 20,
+        |done, _| intact.set_position(done as u64),
+        None,
+    )?;
+    intact.finish_and_clear();
+    println!("cache:   {}", session.describe_cache());
+    let bar = samples::bar(todo.len() as u64, "sweeping", "settings");
     let kind = args.kind;
     for (layer, seed, amount) in todo {
         bar.set_message(format!(
@@ -259,7 +267,7 @@ fn compute(
         if amount > 0.0 {
             settings.layers.insert(layer, Damage::new(kind, amount)?);
         }
-        let assessment = pollster::block_on(session.assess_now(&settings, |_, _| {}))?;
+        let assessment = session.assess(&settings, |_, _| {})?;
         csv.push(Row::new(
             &model,
             layer,
@@ -271,5 +279,6 @@ fn compute(
         bar.inc(1);
     }
     bar.finish_and_clear();
+    samples::report_peak_memory();
     Ok(())
 }

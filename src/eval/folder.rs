@@ -45,7 +45,7 @@ impl Layout {
 /// Deepest a file is looked for below a class folder (a symlink loop ends there).
 const MAX_DEPTH: usize = 16;
 /// Files read and decoded at once; a strict load stops after the batch with the first bad one.
-const BATCH: usize = 256;
+pub(super) const BATCH: usize = 256;
 
 /// A sample folder's images, what was left out of it, and the digest of what is in it.
 #[derive(Debug)]
@@ -69,9 +69,9 @@ enum Found {
     Unusable(LesionError),
 }
 
-struct Entry {
+pub(super) struct Entry {
     /// Path below the sample folder, `/`-separated.
-    rel: String,
+    pub(super) rel: String,
     path: PathBuf,
     found: Found,
 }
@@ -121,17 +121,7 @@ impl SampleFolder {
     /// `for f in *; do echo "$(sha256sum <"$f" | cut -c1-64)  $(echo "$f" | cut -c1-9)"; done | LC_ALL=C sort | sha256sum`
     /// gives the same.
     pub fn digest(&self) -> String {
-        let mut lines: Vec<String> = self
-            .contents
-            .iter()
-            .zip(&self.set.samples)
-            .map(|(sha, s)| {
-                let wnid = s.label.map_or("-", |i| labels::classes()[i].wnid.as_str());
-                format!("{}  {wnid}\n", digest::hex(sha))
-            })
-            .collect();
-        lines.sort();
-        digest::sha256_hex(lines.concat().as_bytes())
+        set_digest(&self.contents, self.set.samples.iter().map(|s| s.label))
     }
 
     /// Keeps the [`samples::spread`] subset of `count` images (relative-path order).
@@ -153,8 +143,25 @@ impl SampleFolder {
     }
 }
 
+/// The digest of a set ([`SampleFolder::digest`]) from each image's sha256 and label.
+pub(super) fn set_digest(
+    contents: &[[u8; 32]],
+    labels: impl Iterator<Item = Option<usize>>,
+) -> String {
+    let mut lines: Vec<String> = contents
+        .iter()
+        .zip(labels)
+        .map(|(sha, label)| {
+            let wnid = label.map_or("-", |i| labels::classes()[i].wnid.as_str());
+            format!("{}  {wnid}\n", digest::hex(sha))
+        })
+        .collect();
+    lines.sort();
+    digest::sha256_hex(lines.concat().as_bytes())
+}
+
 /// Reads, hashes and decodes one entry; errors name `dir/rel`.
-fn load(entry: Entry, dir: &str) -> Result<(Sample, [u8; 32])> {
+pub(super) fn load(entry: Entry, dir: &str) -> Result<(Sample, [u8; 32])> {
     let label = match entry.found {
         Found::Unusable(e) => return Err(e),
         Found::File(label) => label,
@@ -189,7 +196,7 @@ fn read_names(dir: &Path) -> std::io::Result<Vec<(String, PathBuf, bool)>> {
 }
 
 /// The folder's layout and its entries, sorted by relative path.
-fn list(dir: &Path, shown: &str) -> Result<(Layout, Vec<Entry>)> {
+pub(super) fn list(dir: &Path, shown: &str) -> Result<(Layout, Vec<Entry>)> {
     let top = read_names(dir).map_err(|e| LesionError::io(shown, e))?;
     let layout = if top.iter().any(|(name, _, is_dir)| *is_dir && is_wnid(name)) {
         Layout::ImageFolder

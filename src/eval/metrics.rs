@@ -99,10 +99,16 @@ pub struct Report {
 
 impl Report {
     pub fn new(logits: &LogitMatrix, labels: &[Option<usize>]) -> Self {
-        assert_eq!(logits.rows(), labels.len(), "one label slot per image");
         let predictions: Vec<Prediction> = (0..logits.rows())
             .map(|i| Prediction::from_logits(logits.row(i)))
             .collect();
+        Self::from_predictions(predictions, labels)
+    }
+
+    /// The report of one prediction per image (e.g. made batch by batch, without ever
+    /// holding every image's logits).
+    pub fn from_predictions(predictions: Vec<Prediction>, labels: &[Option<usize>]) -> Self {
+        assert_eq!(predictions.len(), labels.len(), "one label slot per image");
         let mut labelled = 0;
         let (mut hit1, mut hit5) = (0, 0);
         for (p, label) in predictions.iter().zip(labels) {
@@ -123,7 +129,7 @@ impl Report {
             }
         };
         Self {
-            n: logits.rows(),
+            n: predictions.len(),
             labelled,
             top1: frac(hit1),
             top1_ci: wilson(hit1, labelled),

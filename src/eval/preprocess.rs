@@ -168,7 +168,10 @@ pub fn decode_and_crop_within(bytes: &[u8], name: &str, limits: &ImageLimits) ->
     };
     let left = round_half_even((nw - CROP) as f64 / 2.0);
     let top = round_half_even((nh - CROP) as f64 / 2.0);
-    Ok(image::imageops::crop_imm(&img, left, top, CROP, CROP).to_image())
+    // Through `DynamicImage` again, for the same reason as the resize.
+    Ok(DynamicImage::ImageRgb8(img)
+        .crop_imm(left, top, CROP, CROP)
+        .into_rgb8())
 }
 
 /// Python's `round`, which torchvision's centre crop uses: halves go to the even neighbour.
@@ -183,13 +186,24 @@ fn round_half_even(x: f64) -> u32 {
 }
 
 /// Normalises a 224x224 RGB crop into CHW f32, as `ToTensor` + `Normalize` do.
+/// Each of the 256 byte values becomes `(v / 255 - mean) / std` of its channel, computed
+/// once per value (a table) rather than once per pixel: the same f32 operations, so the
+/// same bits, and the loop over the pixels is plain copies.
 pub fn normalise(crop: &[u8]) -> Vec<f32> {
     let plane = (CROP * CROP) as usize;
+    let table: [[f32; 256]; 3] =
+        std::array::from_fn(|c| std::array::from_fn(|v| (v as f32 / 255.0 - MEAN[c]) / STD[c]));
     let mut out = vec![0.0f32; 3 * plane];
-    for (i, px) in crop.chunks_exact(3).enumerate() {
-        for c in 0..3 {
-            out[c * plane + i] = (px[c] as f32 / 255.0 - MEAN[c]) / STD[c];
-        }
+    let (r, rest) = out.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    // Plain indexing: the fewest calls per pixel where this crate is built unoptimised.
+    let [tr, tg, tb] = &table;
+    let mut i = 0;
+    while i < plane {
+        r[i] = tr[crop[3 * i] as usize];
+        g[i] = tg[crop[3 * i + 1] as usize];
+        b[i] = tb[crop[3 * i + 2] as usize];
+        i += 1;
     }
     out
 }

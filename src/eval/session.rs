@@ -20,9 +20,9 @@ use crate::perturb::{Damage, Settings};
 const MEMO: usize = 64;
 
 /// What one layer currently holds: intact, or a damage and the seed it was drawn with.
-type LayerState = Option<(Damage, u64)>;
+pub(crate) type LayerState = Option<(Damage, u64)>;
 
-fn states(settings: &Settings) -> [LayerState; 8] {
+pub(crate) fn states(settings: &Settings) -> [LayerState; 8] {
     Layer::ALL.map(|l| settings.layers.get(&l).map(|d| (*d, settings.seed)))
 }
 
@@ -137,6 +137,11 @@ impl Session {
     /// The intact weights, in f32 (a copy).
     pub fn weights(&self) -> Weights {
         self.weights.weights()
+    }
+
+    /// The shape of `layer`'s weight, in torchvision's layout.
+    pub fn shape(&self, layer: Layer) -> &[usize] {
+        self.weights.shape(layer)
     }
 
     /// Bytes the intact weights take on the host.
