@@ -373,10 +373,13 @@ async fn the_built_site_works_under_a_sub_path() {
     browser.client.close().await.unwrap();
 }
 
-/// Chart points as the page holds them: slider step -> relative top-1.
+/// A layer's curve in the figure, as the page holds it: slider step -> relative top-1.
 async fn chart(browser: &Browser, layer: &str) -> Vec<(u32, f64)> {
     let values = browser
-        .attr(&format!("[data-layer={layer}] svg.chart"), "data-values")
+        .attr(
+            &format!("#figure-svg g.curve[data-layer={layer}]"),
+            "data-values",
+        )
         .await;
     values
         .split_whitespace()
@@ -389,7 +392,7 @@ async fn chart(browser: &Browser, layer: &str) -> Vec<(u32, f64)> {
 
 #[tokio::test]
 #[ignore = "needs the built site and chromedriver: run by ./dev test"]
-async fn charts_fill_in_while_idle_and_agree_with_the_cli() {
+async fn the_figure_fills_in_while_idle_and_equals_lesion_sweep() {
     let browser = Browser::start().await;
     browser.open("?backend=cpu").await;
     // fc8 is charted first (cheapest): wait for its ten points.
@@ -405,20 +408,53 @@ async fn charts_fill_in_while_idle_and_agree_with_the_cli() {
         "fc8's chart (10 points) filled {:.1?} after load",
         start.elapsed()
     );
+    // Every point equals `lesion sweep` for the same layer, kind and seed.
     let points = chart(&browser, "fc8").await;
-    let (_, at70) = points.iter().find(|(s, _)| *s == 70).copied().unwrap();
-    let cli = cli_eval(&["--set", "fc8=drop:0.7", "--seed", "0"]);
-    let expected = cli["top1_rel"].as_f64().unwrap();
-    assert!(
-        (at70 - expected).abs() < 1e-9,
-        "chart {at70} vs lesion eval {expected}"
-    );
-    // The paper's marks: conv1 near chance, the dense layers above one half.
+    let out = tempfile::tempdir().unwrap();
+    let weights = site().join("weights/demo");
+    common::lesion_ok(&[
+        "sweep",
+        "--weights",
+        weights.to_str().unwrap(),
+        "--samples",
+        "public/samples",
+        "--layers",
+        "fc8",
+        "--kind",
+        "drop",
+        "--amounts",
+        "0.1:1:0.1",
+        "--seeds",
+        "1",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let mut rows = csv::ReaderBuilder::new()
+        .comment(Some(b'#'))
+        .from_path(out.path().join("sweep.csv"))
+        .unwrap();
+    let headers = rows.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (amount, rel) = (column("amount"), column("top1_rel"));
+    let mut swept = std::collections::BTreeMap::new();
+    for row in rows.records() {
+        let row = row.unwrap();
+        let step = (row[amount].parse::<f64>().unwrap() * 100.0).round() as u32;
+        swept.insert(step, row[rel].parse::<f64>().unwrap());
+    }
+    for (step, value) in &points {
+        let expected = swept[step];
+        assert!(
+            (value - expected).abs() < 1e-12,
+            "figure at {step}: {value} vs lesion sweep {expected}"
+        );
+    }
+    // The paper's marks: conv1 near chance, the top layers keeping most.
     for layer in ["conv1", "conv5", "fc6", "fc7", "fc8"] {
         // SVG titles are not rendered text: read their content.
         let title = browser
             .prop(
-                &format!("[data-layer={layer}] .paper-mark title"),
+                &format!("#figure-svg g.claim[data-layer={layer}] title"),
                 "textContent",
             )
             .await;
@@ -591,17 +627,18 @@ async fn a_worker_that_cannot_start_is_an_error_within_seconds() {
         .error_within("?backend=cpu", Duration::from_secs(30))
         .await;
     assert!(text.contains("could not start"), "{text}");
-    // The worker's WebAssembly fails (the page's own, fetched first, does not): the shim
-    // says so in the protocol's words.
+    // The worker's WebAssembly fails (the page's own, a module of its own, does not): the
+    // shim says so in the protocol's words.
     write_rules(
         &rules,
-        json!({"faults": [{"path": "/lesion_bg-", "nth": [2], "status": 500}]}),
+        json!({"faults": [{"path": "/lesion-worker_bg-", "status": 500}]}),
     );
     let text = browser
         .error_within("?backend=cpu", Duration::from_secs(30))
         .await;
     assert!(text.contains("could not start"), "{text}");
-    assert!(browser.requests("/lesion_bg-") >= 2);
+    assert!(browser.requests("/lesion-worker_bg-") >= 1);
+    assert!(browser.requests("/lesion_bg-") >= 1);
     browser.client.close().await.unwrap();
 }
 
@@ -911,5 +948,119 @@ async fn the_full_size_model_on_webgpu_fits_the_adapter_or_says_so_and_equals_th
     let cli = cli_eval_with(&weights, &["--images", "10"]);
     let shown = browser.numbers().await;
     assert_eq!(shown, cli, "on the GPU: {on_gpu}");
+    browser.client.close().await.unwrap();
+}
+
+/// Whether the element `css` names lies wholly inside the window.
+async fn in_view(browser: &Browser, css: &str) -> bool {
+    let script = "const r = document.querySelector(arguments[0]).getBoundingClientRect();
+        return r.top >= 0 && r.left >= 0 && r.bottom <= window.innerHeight && r.right <= window.innerWidth;";
+    let seen = browser
+        .client
+        .execute(script, vec![json!(css)])
+        .await
+        .unwrap();
+    seen.as_bool().unwrap()
+}
+
+#[tokio::test]
+#[ignore = "needs the built site and chromedriver: run by ./dev test"]
+async fn the_page_teaches_and_keeps_its_numbers_in_view_at_desktop_and_phone_width() {
+    let browser = Browser::start().await;
+    // Windows sized so that the page itself gets 1280 x 800 (then 500 x 900) pixels.
+    let frame = browser
+        .client
+        .execute(
+            "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let [dw, dh] = [0, 1].map(|i| frame[i].as_u64().unwrap() as u32);
+    browser
+        .client
+        .set_window_size(1280 + dw, 800 + dh)
+        .await
+        .unwrap();
+    browser.open("?backend=cpu&images=10").await;
+    // Desktop, 1280 x 800: the network, the numbers and the figure without scrolling.
+    browser.screenshot("desktop").await;
+    for css in ["#slider-conv1", "#slider-fc8", "#top1", "#figure-svg"] {
+        assert!(
+            in_view(&browser, css).await,
+            "{css} is not in view at 1280 x 800"
+        );
+    }
+    // The network's blocks carry the loaded model's shapes and weight counts.
+    let size = browser.text("[data-layer=conv1] .layer-size").await;
+    assert!(
+        size.contains("×3×11×11") && size.contains("weights"),
+        "{size}"
+    );
+    let fc8 = browser.text("[data-layer=fc8] .layer-size").await;
+    assert!(fc8.contains("1000×"), "{fc8}");
+    // Numbers in words.
+    let rel = browser.text("#top1-rel").await;
+    assert!(
+        rel.starts_with("keeps 100% of the intact model's top-1"),
+        "{rel}"
+    );
+    // The introduction and the path through the paper.
+    browser.click("#intro summary").await;
+    let intro = browser.text("#intro").await;
+    assert!(
+        intro.contains("Cheney") && intro.contains("DEMO"),
+        "{intro}"
+    );
+    let link = browser.attr("#intro a", "href").await;
+    assert_eq!(link, "https://arxiv.org/abs/1703.08245");
+    browser.click("#try-this summary").await;
+    browser.screenshot("desktop-guide").await;
+    browser.click("#try-3").await;
+    browser.settled().await;
+    assert!(browser.settings_in_url().await.contains("conv1=drop:0.7"));
+    // The damaged block shows how much is gone.
+    let gone = browser.attr("[data-layer=conv1] .gone-bar", "style").await;
+    assert!(gone.contains("70"), "{gone}");
+    browser.screenshot("desktop-conv1-damaged").await;
+    browser.click("#reset").await;
+    browser.settled().await;
+
+    // Phone width: after a keyboard move of a slider far down the page, top-1 is in view.
+    browser
+        .client
+        .set_window_size(500 + dw, 900 + dh)
+        .await
+        .unwrap();
+    let slider = browser
+        .client
+        .find(Locator::Css("#slider-fc7"))
+        .await
+        .unwrap();
+    slider
+        .send_keys(&fantoccini::key::Key::PageUp.to_string())
+        .await
+        .unwrap();
+    browser.settled().await;
+    assert!(browser.settings_in_url().await.contains("fc7=drop:0.1"));
+    assert!(
+        in_view(&browser, "#slider-fc7").await,
+        "the slider moved is in view"
+    );
+    assert!(
+        in_view(&browser, "#top1").await,
+        "top-1 scrolled out of view at 500 px"
+    );
+    browser.screenshot("phone-slider-moved").await;
+    browser
+        .client
+        .execute(
+            "document.getElementById('figure-svg').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.screenshot("phone-figure").await;
+    browser.client.set_window_size(1280, 800).await.unwrap();
     browser.client.close().await.unwrap();
 }

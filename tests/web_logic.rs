@@ -8,7 +8,7 @@ use lesion::perturb::{Damage, Kind, PRESETS, Settings};
 use lesion::share::{self, BackendChoice};
 use lesion::web::page::reducer::{Effect, on_reply};
 use lesion::web::page::state::{Loading, PageState, Phase};
-use lesion::web::page::{chart, text};
+use lesion::web::page::text;
 use lesion::web::protocol::{
     self, CHART_POSITIONS, ChartPoint, Envelope, Failure, LoadedModel, Progress, Reply, Request,
     Results,
@@ -39,6 +39,7 @@ fn model(on_gpu: bool) -> LoadedModel {
         }
         .into(),
         on_gpu,
+        shapes: vec![vec![64, 3, 11, 11]; 8],
         files: (0..4).map(|i| format!("n0000000{i}_x.jpg")).collect(),
         labels: vec![Some(0), Some(1), Some(2), Some(0)],
         intact: report([0, 1, 2, 0]),
@@ -213,6 +214,7 @@ fn a_loaded_model_is_shown_and_its_settings_asked_for() {
     let Effect::Send(Request::Evaluate {
         settings: asked,
         kinds,
+        ..
     }) = &effects[0]
     else {
         panic!("{effects:?}")
@@ -288,6 +290,7 @@ fn replies_from_a_replaced_engine_are_dropped() {
         seed: 0,
         position: 10,
         top1_rel: 0.5,
+        top1_rel_ci: lesion::eval::Interval { lo: 0.4, hi: 0.6 },
         agreement: 0.5,
     };
     on_reply(&mut state, envelope(1, Reply::Point(point)), 500.0);
@@ -299,6 +302,7 @@ fn replies_from_a_replaced_engine_are_dropped() {
     assert!(state.charts.is_empty() && state.failure.is_none());
     on_reply(&mut state, envelope(2, Reply::Point(point)), 600.0);
     assert_eq!(state.chart(7), vec![(10, 0.5)]);
+    assert_eq!(state.band(7), vec![(10, 0.5, 0.4, 0.6)]);
 }
 
 #[test]
@@ -486,7 +490,7 @@ fn the_scheduler_shows_the_newest_settings_first_then_fills_the_charts() {
             seed,
             ..Settings::default()
         };
-        scheduler.want(settings, kinds);
+        scheduler.want(settings, kinds, None);
     }
     let (job, ticket) = scheduler.next().unwrap();
     assert_eq!(
@@ -516,17 +520,49 @@ fn the_scheduler_shows_the_newest_settings_first_then_fills_the_charts() {
     assert_eq!(charted[79], (Layer::Conv1, Kind::Drop, 3, 100));
 }
 
+/// The chart of the layer moved last fills in before the others: the figure shows what
+/// the visitor is looking at first.
+#[test]
+fn the_layer_moved_last_is_charted_first() {
+    let mut scheduler = Scheduler::default();
+    scheduler.engine_replaced(1);
+    let mut settings = Settings::default();
+    settings.set("conv2=drop:0.3").unwrap();
+    scheduler.want(settings.clone(), [Kind::Drop; 8], Some(Layer::Conv2));
+    let (job, ticket) = scheduler.next().unwrap();
+    assert!(scheduler.done(&job, ticket));
+    let mut charted = Vec::new();
+    while let Some((Job::Chart(key), ticket)) = scheduler.next() {
+        charted.push(key.0);
+        assert!(scheduler.done(&Job::Chart(key), ticket));
+    }
+    let n = CHART_POSITIONS.len();
+    assert!(
+        charted[..n].iter().all(|l| *l == Layer::Conv2),
+        "{charted:?}"
+    );
+    assert_eq!(charted[n], Layer::Fc8, "then fc8 and down");
+    assert_eq!(charted.len(), 8 * n);
+    // The page says which layer moved last.
+    let mut state = PageState::new(share::parse("?conv1=drop:0.5"));
+    state.set_layer(4, Kind::Noise, 30);
+    let Request::Evaluate { first, .. } = state.ask(0.0) else {
+        panic!()
+    };
+    assert_eq!(first, Some(Layer::Conv5));
+}
+
 #[test]
 fn newer_settings_make_running_work_stale() {
     let mut scheduler = Scheduler::default();
     scheduler.engine_replaced(1);
     let first = Settings::default();
-    scheduler.want(first.clone(), [Kind::Drop; 8]);
+    scheduler.want(first.clone(), [Kind::Drop; 8], None);
     let (job, ticket) = scheduler.next().unwrap();
     assert!(scheduler.is_current(ticket));
     let mut newer = Settings::default();
     newer.set("fc7=noise:0.5").unwrap();
-    scheduler.want(newer.clone(), [Kind::Drop; 8]);
+    scheduler.want(newer.clone(), [Kind::Drop; 8], None);
     assert!(!scheduler.is_current(ticket), "the running job can stop");
     // Finished anyway (same engine): sent as superseded, and the newest comes next.
     assert!(scheduler.done(&job, ticket));
@@ -537,7 +573,7 @@ fn newer_settings_make_running_work_stale() {
 fn work_of_a_replaced_engine_is_not_sent_and_everything_is_redone() {
     let mut scheduler = Scheduler::default();
     scheduler.engine_replaced(1);
-    scheduler.want(Settings::default(), [Kind::Units; 8]);
+    scheduler.want(Settings::default(), [Kind::Units; 8], None);
     let (job, ticket) = scheduler.next().unwrap();
     assert!(scheduler.done(&job, ticket));
     let (chart_job, chart_ticket) = scheduler.next().unwrap();
@@ -568,23 +604,55 @@ fn a_chart_job_damages_only_its_layer() {
 }
 
 #[test]
-fn chart_geometry() {
-    assert_eq!((chart::x(0.0), chart::x(100.0)), (4.0, 104.0));
-    assert_eq!(chart::y(0.0), 44.0);
-    assert_eq!(chart::y(chart::MAX_REL), 4.0);
-    assert_eq!(chart::y(5.0), 4.0, "clamped");
-    let points = [(10, 0.9), (20, f64::NAN), (30, 0.0)];
-    assert_eq!(chart::polyline(&points), "4.0,7.6 14.0,11.3 34.0,44.0");
-    assert_eq!(chart::dots(&points).len(), 2);
-    assert_eq!(chart::values(&points[..1]), "10:0.9");
-    assert!(chart::label(Layer::Fc6, Kind::Drop, &[]).contains("not computed yet"));
-    assert!(chart::label(Layer::Fc6, Kind::Drop, &points[..1]).starts_with("fc6 alone, drop"));
-    let mark = chart::mark(Layer::Conv1, Kind::Drop).expect("the paper says something of conv1");
-    assert_eq!(mark.level[1], mark.level[3], "a level line");
+fn figure_geometry() {
+    use lesion::web::page::figure;
+    assert_eq!(figure::x(0.0), figure::LEFT);
+    assert_eq!(figure::x(100.0), figure::LEFT + figure::PLOT_W);
+    assert_eq!(figure::y(0.0), figure::TOP + figure::PLOT_H);
+    assert_eq!(figure::y(figure::MAX_REL), figure::TOP);
+    assert_eq!(figure::y(5.0), figure::TOP, "clamped");
+    let points = [
+        (10, 0.9, 0.8, 1.0),
+        (20, f64::NAN, 0.0, 1.0),
+        (30, 0.0, 0.0, 0.1),
+    ];
+    let curve = figure::curve(&points);
+    assert_eq!(
+        curve.split(' ').count(),
+        3,
+        "the intact point and the finite ones: {curve}"
+    );
+    let band = figure::band(&points);
+    assert_eq!(band.split(' ').count(), 6, "upper then lower edge: {band}");
+    assert_eq!(figure::values(&points[..1]), "10:0.9");
+    // The current setting on its curve: computed, or between computed points.
+    assert_eq!(figure::at(&points, 10), Some(0.9));
+    assert!((figure::at(&points, 5).unwrap() - 0.95).abs() < 1e-12);
     assert!(
-        chart::mark(Layer::Conv1, Kind::Noise).is_none(),
+        (figure::at(&points, 20).unwrap() - 0.45).abs() < 1e-12,
+        "NaN skipped"
+    );
+    assert_eq!(figure::at(&points, 50), None, "not computed that far");
+    assert_eq!(figure::at(&points, 0), None, "intact");
+    assert!(figure::describe(Layer::Fc6, Kind::Drop, &[], 10).contains("not computed yet"));
+    assert!(
+        figure::describe(Layer::Fc6, Kind::Drop, &points[..1], 10)
+            .contains("10% of weights removed keeps 90%")
+    );
+    let claim = figure::claim(Layer::Conv1, Kind::Drop).expect("the paper says something of conv1");
+    assert_eq!(claim.x, figure::x(70.0));
+    assert!(!claim.above);
+    assert!(figure::claim(Layer::Fc7, Kind::Drop).unwrap().above);
+    assert!(
+        figure::claim(Layer::Conv1, Kind::Noise).is_none(),
         "the paper removed weights"
     );
+    assert!(figure::claim(Layer::Conv3, Kind::Drop).is_none());
+    assert_eq!(figure::x_ticks(Kind::Drop)[5], (100, "100%".to_string()));
+    assert!(figure::x_title(&[Kind::Prune; 8]).contains("smallest first"));
+    let mut mixed = [Kind::Drop; 8];
+    mixed[3] = Kind::Noise;
+    assert!(figure::x_title(&mixed).contains("its own kind"));
 }
 
 #[test]
@@ -592,6 +660,25 @@ fn the_pages_words() {
     assert_eq!(text::pct(0.625), "62.5%");
     assert_eq!(text::pct(f64::NAN), "–");
     assert_eq!(text::ratio(0.8512), "0.85");
+    assert_eq!(
+        text::relative(0.62, "top-1", 0.5, 0.55, 0.7),
+        "keeps 62% of the intact model's top-1 (50.0%) · 95% CI 55%–70%"
+    );
+    assert_eq!(text::count(37748736), "37,748,736");
+    assert_eq!(text::count(999), "999");
+    assert_eq!(text::shape(&[64, 3, 11, 11]), "64×3×11×11");
+    assert_eq!(text::gone(None), None);
+    assert_eq!(
+        text::gone(Some(Damage::new(Kind::Drop, 0.7).unwrap())),
+        Some(0.7)
+    );
+    assert_eq!(
+        text::gone(Some(Damage::new(Kind::Noise, 0.7).unwrap())),
+        None
+    );
+    for kind in Kind::ALL {
+        assert!(text::kind_sentence(kind).starts_with(kind.name()));
+    }
     assert_eq!(
         text::interval(0.5, 0.7, 60, 100),
         "95% CI 50.0%–70.0% · 60/100"

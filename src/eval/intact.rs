@@ -107,6 +107,11 @@ impl Intact {
         }
     }
 
+    /// The shape of `layer`'s weight.
+    pub fn shape(&self, layer: Layer) -> &[usize] {
+        &self.tensors[&layer.weight_key()].shape
+    }
+
     /// Bytes held.
     pub fn bytes(&self) -> usize {
         self.tensors.values().map(Kept::bytes).sum()

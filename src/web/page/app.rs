@@ -3,6 +3,8 @@
 use leptos::prelude::*;
 
 use super::controls::Controls;
+use super::figure_view::PaperFigure;
+use super::guide::{Intro, TryThis};
 use super::images::ImageGrid;
 use super::model_input::{ModelBadge, SubsetChoice};
 use super::results::{Details, Numbers};
@@ -107,11 +109,20 @@ fn Workbench(model: LoadedModel) -> impl IntoView {
                     {move || notices.get().into_iter().map(|n| view! { <li class="notice">{n}</li> }).collect_view()}
                 </ul>
             </div>
+            <div class="guide">
+                <Intro />
+                <TryThis />
+            </div>
             <div class="layout">
-                <Controls />
-                <div class="output">
+                // First, so that on a narrow screen the numbers stay in view (sticky) over
+                // the network's controls as well as the rest.
+                <div class="headline">
                     <Status />
                     <Numbers intact=model.with_value(|m| m.intact.clone()) />
+                </div>
+                <Controls />
+                <div class="output">
+                    <PaperFigure />
                     <Details model />
                     <ImageGrid model />
                 </div>

@@ -3,9 +3,9 @@
 
 use leptos::prelude::*;
 
-use super::chart_view::LayerChart;
 use super::model_input::DropZone;
 use super::store::Store;
+use super::text;
 use crate::model::Layer;
 use crate::perturb::{Kind, PRESETS, Settings};
 
@@ -13,8 +13,12 @@ use crate::perturb::{Kind, PRESETS, Settings};
 pub fn Controls() -> impl IntoView {
     view! {
         <aside class="controls" aria-label="Damage controls">
-            <h2>"Damage"</h2>
-            {(0..Layer::ALL.len()).map(|index| view! { <LayerControl index /> }).collect_view()}
+            <h2>"The network: damage a layer"</h2>
+            <p class="flow-end">"image 3×224×224 ↓"</p>
+            <ol class="network">
+                {(0..Layer::ALL.len()).map(|index| view! { <li><LayerControl index /></li> }).collect_view()}
+            </ol>
+            <p class="flow-end">"↓ 1000 class scores"</p>
             <SeedRow />
             <h3>"Presets"</h3>
             <Presets />
@@ -46,21 +50,40 @@ fn LayerControl(index: usize) -> impl IntoView {
         }
     };
     let slider_id = format!("slider-{}", layer.name());
+    let shape = store.read(move |s| {
+        s.model()
+            .and_then(|m| m.shapes.get(index).cloned())
+            .unwrap_or_default()
+    });
+    let size = move || {
+        shape.with(|sh| {
+            if sh.is_empty() {
+                return String::new();
+            }
+            let count: usize = sh.iter().product();
+            format!("{} · {} weights", text::shape(sh), text::count(count))
+        })
+    };
+    let gone = move || text::gone(damage.get());
+    let explain = move || text::kind_sentence(kind.get());
     let options = Kind::ALL.into_iter().map(|k| {
         view! { <option value=k.name() prop:selected=move || kind.get() == k>{k.name()}</option> }
     });
     view! {
         <div class="layer" class:damaged=move || damage.get().is_some() data-layer=layer.name()>
             <label class="layer-name" for=slider_id.clone()>{layer.name()}</label>
+            <span class="layer-size">{size}</span>
             <select id=format!("kind-{}", layer.name()) aria-label=format!("{} damage kind", layer.name())
-                on:change=on_kind>
+                title=explain on:change=on_kind>
                 {options.collect_view()}
             </select>
             <input type="range" id=slider_id min="0" max="100" step="1"
                 prop:value=move || position.get().to_string()
                 aria-valuetext=describe on:input=on_slide />
             <output class="amount">{describe}</output>
-            <LayerChart index />
+            <span class="gone" aria-hidden="true">
+                <span class="gone-bar" style:width=move || format!("{:.1}%", gone().unwrap_or(0.0) * 100.0)></span>
+            </span>
         </div>
     }
 }

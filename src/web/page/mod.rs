@@ -1,16 +1,17 @@
 //! The page, one of the two programs in the web front end: Leptos components over the
 //! page state. It computes nothing: it sends requests to the worker and shows its replies
-//! (see `protocol`). The decisions (`state`, `reducer`), the chart's geometry (`chart`)
-//! and the words (`text`) are plain Rust, tested natively; the rest is the browser's.
+//! (see `protocol`). The decisions (`state`, `reducer`), the figure's geometry
+//! (`figure`) and the words (`text`) are plain Rust, tested natively; the rest is the browser's.
 
-pub mod chart;
+pub mod figure;
 pub mod reducer;
 pub mod state;
 pub mod text;
 
 browser_only!(
     app,
-    chart_view,
+    figure_view,
+    guide,
     client,
     controls,
     images,

@@ -58,7 +58,12 @@ pub fn on_reply(state: &mut PageState, envelope: Envelope, now: f64) -> Vec<Effe
         Reply::Point(point) => {
             let chart = (point.layer, point.kind, point.seed);
             let points = state.charts.entry(chart).or_default();
-            points.insert(point.position, point.top1_rel);
+            let value = super::state::ChartValue {
+                rel: point.top1_rel,
+                lo: point.top1_rel_ci.lo,
+                hi: point.top1_rel_ci.hi,
+            };
+            points.insert(point.position, value);
             vec![]
         }
         Reply::EvalFailed(failure) => on_eval_failed(state, failure),

@@ -50,8 +50,8 @@ fn Metrics(results: Results, intact: Report) -> impl IntoView {
         comparison: c,
         ..
     } = results.assessment;
-    let top1_rel = relative(c.top1_rel, intact.top1, c.top1_rel_ci.lo, c.top1_rel_ci.hi);
-    let top5_rel = relative(c.top5_rel, intact.top5, c.top5_rel_ci.lo, c.top5_rel_ci.hi);
+    let top1_rel = relative(c.top1_rel, "top-1", intact.top1, c.top1_rel_ci.lo, c.top1_rel_ci.hi);
+    let top5_rel = relative(c.top5_rel, "top-5", intact.top5, c.top5_rel_ci.lo, c.top5_rel_ci.hi);
     let (top1_rel_value, top5_rel_value) = (c.top1_rel.to_string(), c.top5_rel.to_string());
     let non_finite = (r.non_finite > 0).then(|| {
         let text = format!("{} images gave NaN/inf (counted wrong)", r.non_finite);

@@ -29,8 +29,16 @@ pub enum Loading {
     MoveToCpu,
 }
 
+/// One chart point: relative top-1 and its 95% interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChartValue {
+    pub rel: f64,
+    pub lo: f64,
+    pub hi: f64,
+}
+
 /// One chart per (layer, kind, seed): slider position -> relative top-1.
-pub type Charts = BTreeMap<(Layer, Kind, u64), BTreeMap<u32, f64>>;
+pub type Charts = BTreeMap<(Layer, Kind, u64), BTreeMap<u32, ChartValue>>;
 
 /// Everything the page knows.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +75,8 @@ pub struct PageState {
     pub file_status: Option<String>,
     /// The visitor agreed to download the site's weights, however large.
     pub download_agreed: bool,
+    /// The layer whose slider or kind the visitor changed last (its chart fills first).
+    pub last_moved: Option<usize>,
 }
 
 impl PageState {
@@ -97,6 +107,7 @@ impl PageState {
             charts: Charts::new(),
             file_status: None,
             download_agreed: false,
+            last_moved: None,
         }
     }
 
@@ -162,6 +173,7 @@ impl PageState {
         Request::Evaluate {
             settings: self.settings.clone(),
             kinds: self.kinds,
+            first: self.last_moved.map(|i| Layer::ALL[i]),
         }
     }
 
@@ -198,6 +210,7 @@ impl PageState {
     /// Moves layer `index`'s slider to `position` (0 = intact) with `kind`.
     pub fn set_layer(&mut self, index: usize, kind: Kind, position: u32) {
         let layer = Layer::ALL[index];
+        self.last_moved = Some(index);
         if position == 0 {
             self.settings.layers.remove(&layer);
         } else if let Ok(d) = Damage::new(kind, kind.slider_amount(position)) {
@@ -219,6 +232,15 @@ impl PageState {
             .get(&layer)
             .map(|d| d.kind.slider_step(d.amount))
             .unwrap_or(0)
+    }
+
+    /// Every layer's kind (the figure's choice); damaged layers keep their positions.
+    pub fn set_all_kinds(&mut self, kind: Kind) {
+        let moved = self.last_moved;
+        for index in 0..Layer::ALL.len() {
+            self.set_kind(index, kind);
+        }
+        self.last_moved = moved;
     }
 
     /// A preset's damage under the current seed; each damaged layer's kind follows it.
@@ -247,7 +269,21 @@ impl PageState {
         let key = (Layer::ALL[index], self.kinds[index], self.settings.seed);
         self.charts
             .get(&key)
-            .map(|points| points.iter().map(|(p, r)| (*p, *r)).collect())
+            .map(|points| points.iter().map(|(p, v)| (*p, v.rel)).collect())
+            .unwrap_or_default()
+    }
+
+    /// [`PageState::chart`] with each point's 95% interval: (position, rel, lo, hi).
+    pub fn band(&self, index: usize) -> Vec<(u32, f64, f64, f64)> {
+        let key = (Layer::ALL[index], self.kinds[index], self.settings.seed);
+        self.charts
+            .get(&key)
+            .map(|points| {
+                points
+                    .iter()
+                    .map(|(p, v)| (*p, v.rel, v.lo, v.hi))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }

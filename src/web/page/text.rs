@@ -2,6 +2,7 @@
 
 use super::state::PageState;
 use crate::model::{ModelInfo, ModelKind};
+use crate::perturb::{Damage, Kind};
 use crate::text::mb;
 use crate::web::protocol::{Download, Forgotten, LoadedModel};
 
@@ -110,15 +111,80 @@ pub fn interval(lo: f64, hi: f64, count: usize, of: usize) -> String {
     format!("95% CI {}–{} · {count}/{of}", pct(lo), pct(hi))
 }
 
-/// A relative accuracy, e.g. "0.85 of intact (62.0%) · CI 0.70–0.98".
-pub fn relative(rel: f64, intact: f64, lo: f64, hi: f64) -> String {
+/// A whole percentage, or a dash.
+fn whole(v: f64) -> String {
+    if v.is_finite() {
+        format!("{:.0}%", v * 100.0)
+    } else {
+        "–".into()
+    }
+}
+
+/// A relative accuracy in words, e.g. "keeps 85% of the intact model's top-1 (62.0%) ·
+/// 95% CI 70%–98%".
+pub fn relative(rel: f64, what: &str, intact: f64, lo: f64, hi: f64) -> String {
     format!(
-        "{} of intact ({}) · CI {}–{}",
-        ratio(rel),
+        "keeps {} of the intact model's {what} ({}) · 95% CI {}–{}",
+        whole(rel),
         pct(intact),
-        ratio(lo),
-        ratio(hi)
+        whole(lo),
+        whole(hi)
     )
+}
+
+/// What a damage kind does, in one plain sentence.
+pub fn kind_sentence(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Drop => {
+            "drop: removes (zeroes) this fraction of the layer's weights, chosen at random."
+        }
+        Kind::Prune => {
+            "prune: removes this fraction of the layer's weights, the smallest in size first."
+        }
+        Kind::Units => {
+            "units: removes whole filters or neurons (all their weights and their bias), chosen at random."
+        }
+        Kind::Noise => {
+            "noise: adds random noise to every weight, this many times the layer's standard deviation."
+        }
+        Kind::Bitflip => {
+            "bitflip: flips each bit of every 32-bit weight with this probability, like a memory fault."
+        }
+    }
+}
+
+/// A layer's weight shape, e.g. "64×3×11×11".
+pub fn shape(shape: &[usize]) -> String {
+    shape
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("×")
+}
+
+/// A count with thousands separators, e.g. "37,748,736".
+pub fn count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// How much of a layer a damage takes away, as a fraction for the block's bar (`None`
+/// for noise, which moves every weight and removes none).
+pub fn gone(damage: Option<Damage>) -> Option<f64> {
+    let d = damage?;
+    match d.kind {
+        Kind::Drop | Kind::Prune | Kind::Units => Some(d.amount),
+        // A weight is hit when any of its 32 bits flips.
+        Kind::Bitflip => Some(1.0 - (1.0 - d.amount).powi(32)),
+        Kind::Noise => None,
+    }
 }
 
 /// A class and its probability, e.g. "tench (93%)"; an empty top-5 is NaN logits.

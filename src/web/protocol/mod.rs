@@ -17,7 +17,7 @@ pub mod memory;
 
 use serde::{Deserialize, Serialize};
 
-use crate::eval::{Assessment, Report};
+use crate::eval::{Assessment, Interval, Report};
 use crate::model::{Layer, ModelInfo};
 use crate::perturb::{Kind, Settings};
 use crate::share::BackendChoice;
@@ -53,6 +53,8 @@ pub enum Request {
     Evaluate {
         settings: Settings,
         kinds: [Kind; 8],
+        /// The layer the visitor moved last: its chart fills in first.
+        first: Option<Layer>,
     },
     /// Remove every weight file this browser keeps for the site (Cache Storage); the
     /// model on screen stays loaded. Answered by [`Reply::Forgotten`].
@@ -137,6 +139,9 @@ pub struct LoadedModel {
     /// Where it runs, for people: e.g. "WebGPU (…)" or "CPU (WebAssembly, burn flex)".
     pub device_label: String,
     pub on_gpu: bool,
+    /// The eight layers' weight shapes, in torchvision's layout ([out, in, k, k] or
+    /// [out, in]): what the page draws the network with.
+    pub shapes: Vec<Vec<usize>>,
     /// The sample images' file names and labels, in evaluation order.
     pub files: Vec<String>,
     pub labels: Vec<Option<usize>>,
@@ -173,6 +178,8 @@ pub struct ChartPoint {
     /// Slider position, 0..=100 (one of [`CHART_POSITIONS`]).
     pub position: u32,
     pub top1_rel: f64,
+    /// The 95% interval of `top1_rel`.
+    pub top1_rel_ci: Interval,
     pub agreement: f64,
 }
 

@@ -3,7 +3,7 @@
 use burn::prelude::Device;
 
 use crate::eval::{Purpose, SampleSet, Session};
-use crate::model::{ModelInfo, Weights};
+use crate::model::{Layer, ModelInfo, Weights};
 use crate::perturb::Settings;
 use crate::web::protocol::clock::{breathe, now_ms};
 use crate::web::protocol::memory;
@@ -68,6 +68,10 @@ impl Engine {
             model: self.model.clone(),
             device_label: self.placement.label.clone(),
             on_gpu: self.placement.on_gpu,
+            shapes: Layer::ALL
+                .iter()
+                .map(|l| self.session.shape(*l).to_vec())
+                .collect(),
             files: self.encoded.iter().map(|(f, _)| f.clone()).collect(),
             labels: self.session.labels().to_vec(),
             intact: self.session.intact().clone(),

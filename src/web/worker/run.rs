@@ -114,8 +114,12 @@ fn handle(request: Request, beside: Option<JsValue>) {
         Request::ForgetWeights => wasm_bindgen_futures::spawn_local(async {
             post(Reply::Forgotten(super::fetch::forget_all().await));
         }),
-        Request::Evaluate { settings, kinds } => {
-            STATE.with_borrow_mut(|s| s.scheduler.want(settings, kinds));
+        Request::Evaluate {
+            settings,
+            kinds,
+            first,
+        } => {
+            STATE.with_borrow_mut(|s| s.scheduler.want(settings, kinds, first));
             kick();
         }
     }
@@ -268,6 +272,7 @@ fn reply_for(
                 seed,
                 position,
                 top1_rel: comparison.top1_rel,
+                top1_rel_ci: comparison.top1_rel_ci,
                 agreement: comparison.agreement,
             })
         }

@@ -53,6 +53,8 @@ pub struct Ticket {
 pub struct Scheduler {
     /// The settings the page wants and the kind to chart per layer.
     wanted: Option<(Settings, [Kind; 8])>,
+    /// The layer whose chart fills in first (the one the visitor moved last).
+    first: Option<Layer>,
     /// Bumped by everything that makes running work stale.
     version: u64,
     /// The generation of the engine in use (0 before the first).
@@ -63,9 +65,10 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// The page wants `settings` now, and charts of `kinds`.
-    pub fn want(&mut self, settings: Settings, kinds: [Kind; 8]) {
+    /// The page wants `settings` now, and charts of `kinds`, `first`'s before the others.
+    pub fn want(&mut self, settings: Settings, kinds: [Kind; 8], first: Option<Layer>) {
         self.wanted = Some((settings, kinds));
+        self.first = first;
         self.version += 1;
     }
 
@@ -79,7 +82,8 @@ impl Scheduler {
     }
 
     /// The next job: the wanted settings unless they are on screen, else the first chart
-    /// point still missing (fc8's first, as the dense layers are the quickest to re-run).
+    /// point still missing: the `first` layer's, then fc8's and down (the dense layers are
+    /// the quickest to re-run).
     pub fn next(&self) -> Option<(Job, Ticket)> {
         let (settings, kinds) = self.wanted.as_ref()?;
         let ticket = Ticket {
@@ -89,7 +93,12 @@ impl Scheduler {
         if self.shown.as_ref() != Some(settings) {
             return Some((Job::Show(settings.clone()), ticket));
         }
-        Layer::ALL.iter().enumerate().rev().find_map(|(i, &layer)| {
+        let order = self
+            .first
+            .and_then(|first| Layer::ALL.iter().position(|l| *l == first))
+            .into_iter()
+            .chain((0..Layer::ALL.len()).rev());
+        order.map(|i| (i, Layer::ALL[i])).find_map(|(i, layer)| {
             CHART_POSITIONS
                 .iter()
                 .map(|&position| (layer, kinds[i], settings.seed, position))
