@@ -4,14 +4,17 @@
 //! the CSV records the weights and samples it was computed from ([`file`]). `--shard K/N`
 //! computes a fixed part of the rows into its own CSV ([`shard`]), and `lesion sweep merge`
 //! joins the N parts into the CSV and figure one whole sweep writes ([`merge`]).
+//! `--paper` is the grid of Cheney et al. (2017), whose figure and claims [`paper`] draws
+//! and checks for any sweep of that grid.
 
 mod file;
 mod merge;
+mod paper;
 mod row;
 mod shard;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -51,6 +54,10 @@ pub struct SweepArgs {
     samples: PathBuf,
     #[arg(long, help = samples::STRICT_HELP)]
     strict: bool,
+    /// The grid of Cheney, Schrimpf & Kreiman (2017): drop from each of the eight layers
+    /// at 0:0.9:0.1 with 5 seeds; draws the paper's figure and checks its two claims.
+    #[arg(long, conflicts_with_all = ["kind", "layers", "amounts"])]
+    paper: bool,
     /// The damage kind: drop, prune, units, noise or bitflip.
     #[arg(long, default_value = "drop", value_parser = parse_kind)]
     kind: Kind,
@@ -59,11 +66,11 @@ pub struct SweepArgs {
           default_value = "conv1,conv2,conv3,conv4,conv5,fc6,fc7,fc8")]
     layers: Vec<Layer>,
     /// Amounts as START:STOP:STEP (inclusive) or a comma-separated list.
-    #[arg(long, default_value = "0:0.9:0.1")]
+    #[arg(long, default_value = paper::AMOUNTS)]
     amounts: String,
-    /// Number of seeds (0, 1, ..., N-1).
-    #[arg(long, default_value = "3")]
-    seeds: u64,
+    /// Number of seeds (0, 1, ..., N-1) [default: 3; with --paper, 5].
+    #[arg(long)]
+    seeds: Option<u64>,
     /// Output folder for sweep.csv and sweep.svg (with --shard K/N: sweep-K-of-N.csv).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -133,14 +140,50 @@ pub fn parse_amounts(text: &str, kind: Kind) -> anyhow::Result<Vec<f64>> {
     Ok(amounts)
 }
 
-pub fn run(args: SweepArgs) -> anyhow::Result<()> {
-    let grid = Grid {
+/// The grid `args` ask for.
+fn grid(args: &SweepArgs) -> anyhow::Result<Grid> {
+    if args.paper {
+        return paper::grid(args.seeds.unwrap_or(paper::SEEDS));
+    }
+    Ok(Grid {
         kind: args.kind,
         layers: args.layers.clone(),
         amounts: parse_amounts(&args.amounts, args.kind)?,
-        seeds: args.seeds,
+        seeds: args.seeds.unwrap_or(3),
+    })
+}
+
+/// Writes `out/sweep.svg` for `rows`, the rows of `grid` computed for the model described
+/// as `model`: the paper's figure for the paper's grid, whose claims it also prints.
+/// Returns the SVG's path.
+fn write_figure(out: &Path, rows: &[Row], grid: &Grid, model: &str) -> anyhow::Result<PathBuf> {
+    let path = out.join("sweep.svg");
+    let svg = if paper::is_paper(grid) {
+        let check = paper::check(rows, grid.seeds, model);
+        for line in &check.lines {
+            println!("{line}");
+        }
+        let caption = figure::paper::Caption {
+            model,
+            seeds: grid.seeds,
+            chance: check
+                .intact_top1
+                .filter(|t| *t > 0.0)
+                .map(|t| paper::CHANCE / t),
+            at: paper::AT,
+            lines: &check.lines,
+        };
+        figure::paper::svg(rows, &caption)
+    } else {
+        figure::svg(rows, grid.kind, model)
     };
-    if args.seeds == 0 || args.layers.is_empty() {
+    std::fs::write(&path, svg).with_context(|| format!("{}: cannot write", path.display()))?;
+    Ok(path)
+}
+
+pub fn run(args: SweepArgs) -> anyhow::Result<()> {
+    let grid = grid(&args)?;
+    if grid.seeds == 0 || grid.layers.is_empty() {
         bail!("nothing to sweep: give at least one seed and one layer");
     }
     let amounts: BTreeSet<String> = grid.amounts.iter().map(|a| format!("{a}")).collect();
@@ -182,7 +225,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         .iter()
         .copied()
         .filter(|&(layer, seed, amount)| {
-            !done.contains(&row::key(&model, layer, args.kind, amount, seed))
+            !done.contains(&row::key(&model, layer, grid.kind, amount, seed))
         })
         .collect();
     let total = grid.jobs().len();
@@ -199,16 +242,22 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         identity.samples
     );
     println!(
-        "sweep:   {} x {} amounts x {} seeds = {total} settings{part}; {} already in {}, {} to compute",
-        args.kind.name(),
+        "sweep:   {}{}, {} layers x {} amounts x {} seeds = {total} settings{part}; {} already in {}, {} to compute",
+        if paper::is_paper(&grid) {
+            "the paper's grid (Cheney et al. 2017): "
+        } else {
+            ""
+        },
+        grid.kind.name(),
+        grid.layers.len(),
         grid.amounts.len(),
-        args.seeds,
+        grid.seeds,
         mine.len() - todo.len(),
         csv_path.display(),
         todo.len()
     );
     if !todo.is_empty() {
-        compute(&args, weights, &folder, todo, &mut csv)?;
+        compute(&args, grid.kind, weights, &folder, todo, &mut csv)?;
     }
     if let Some(shard) = args.shard {
         println!(
@@ -218,14 +267,23 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let svg_path = args.out.join("sweep.svg");
-    let selected: Vec<Row> = csv
-        .rows
-        .into_iter()
-        .filter(|r| r.model == model && r.kind == args.kind.name())
-        .collect();
-    std::fs::write(&svg_path, figure::svg(&selected, args.kind, &description))
-        .with_context(|| format!("{}: cannot write", svg_path.display()))?;
+    let selected: Vec<Row> = if paper::is_paper(&grid) {
+        // Exactly the grid's rows, in its order, as a merge of its shards holds them.
+        let mut by_key: std::collections::BTreeMap<Key, Row> =
+            csv.rows.into_iter().map(|r| (r.key(), r)).collect();
+        grid.jobs()
+            .into_iter()
+            .filter_map(|(layer, seed, amount)| {
+                by_key.remove(&row::key(&model, layer, grid.kind, amount, seed))
+            })
+            .collect()
+    } else {
+        csv.rows
+            .into_iter()
+            .filter(|r| r.model == model && r.kind == grid.kind.name())
+            .collect()
+    };
+    let svg_path = write_figure(&args.out, &selected, &grid, &description)?;
     println!("wrote {} and {}", csv_path.display(), svg_path.display());
     drop(lock);
     Ok(())
@@ -234,6 +292,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
 /// Evaluates every job, appending its row to `csv`.
 fn compute(
     args: &SweepArgs,
+    kind: Kind,
     weights: Weights,
     images: &ImageList,
     todo: Vec<Job>,
@@ -253,7 +312,6 @@ fn compute(
     intact.finish_and_clear();
     println!("cache:   {}", session.describe_cache());
     let bar = samples::bar(todo.len() as u64, "sweeping", "settings");
-    let kind = args.kind;
     for (layer, seed, amount) in todo {
         bar.set_message(format!(
             "{}={}:{amount} seed {seed}",

@@ -13,7 +13,7 @@ use clap::Args;
 
 use super::row::{self, Key};
 use super::shard::ShardOf;
-use super::{Row, figure, file};
+use super::{Row, file};
 
 #[derive(Args, Debug)]
 pub struct MergeArgs {
@@ -83,9 +83,7 @@ pub fn run(args: MergeArgs) -> anyhow::Result<()> {
     let csv_path = args.out.join("sweep.csv");
     let lock = file::lock(&csv_path)?;
     write_new(&csv_path, &csv)?;
-    let svg_path = args.out.join("sweep.svg");
-    std::fs::write(&svg_path, figure::svg(&rows, grid.kind, &first.of.model))
-        .with_context(|| format!("{}: cannot write", svg_path.display()))?;
+    let svg_path = super::write_figure(&args.out, &rows, grid, &first.of.model)?;
     println!(
         "merged {} shards ({} rows) into {} and {}",
         shard_count,
