@@ -79,6 +79,15 @@ fn move_settings(i: usize) -> String {
     format!("{}={}:{amount}", layers[i % 8], kinds[i / 3 % 4])
 }
 
+/// Move `i`: a chart probe (as the page makes while idle), then the visitor's settings.
+fn make_move(session: &mut Session, i: usize) {
+    let shown = settings(i as u64, &[&move_settings(i)]);
+    let probe = settings(7, &[&move_settings(i + 13)]);
+    pollster::block_on(session.assess(&probe, Purpose::Probe, |_, _| {}, || async { true }))
+        .unwrap();
+    pollster::block_on(session.assess_now(&shown, |_, _| {})).unwrap();
+}
+
 #[test]
 #[ignore = "a measurement: about a minute at full size"]
 fn the_full_size_session_s_memory_does_not_grow_with_moves() {
@@ -111,11 +120,7 @@ fn the_full_size_session_s_memory_does_not_grow_with_moves() {
     );
     let mut after = Vec::new();
     for i in 0..50 {
-        let shown = settings(i as u64, &[&move_settings(i)]);
-        let probe = settings(7, &[&move_settings(i + 13)]);
-        pollster::block_on(session.assess(&probe, Purpose::Probe, |_, _| {}, || async { true }))
-            .unwrap();
-        pollster::block_on(session.assess_now(&shown, |_, _| {})).unwrap();
+        make_move(&mut session, i);
         after.push(live_since(before));
         if i % 10 == 9 {
             println!(
@@ -215,11 +220,7 @@ fn a_session_holds_what_it_needs_and_moves_leave_nothing_behind() {
     let before = LIVE.load(Relaxed);
     let mut live = Vec::new();
     for i in 0..48 {
-        let shown = settings(i as u64, &[&move_settings(i)]);
-        let probe = settings(7, &[&move_settings(i + 13)]);
-        pollster::block_on(session.assess(&probe, Purpose::Probe, |_, _| {}, || async { true }))
-            .unwrap();
-        pollster::block_on(session.assess_now(&shown, |_, _| {})).unwrap();
+        make_move(&mut session, i);
         live.push(live_since(before));
     }
     // Each shown result is remembered (20 x 1000 f32, at most 64 of them).

@@ -461,16 +461,7 @@ async fn the_figure_fills_in_while_idle_and_equals_lesion_sweep() {
         assert!(title.contains("Cheney"), "{layer}: {title}");
     }
     // Input wins over background work: a move is answered, and the charts carry on.
-    let slider = browser
-        .client
-        .find(Locator::Css("#slider-conv1"))
-        .await
-        .unwrap();
-    slider
-        .send_keys(&fantoccini::key::Key::PageUp.to_string())
-        .await
-        .unwrap();
-    browser.settled().await;
+    page_up(&browser, "#slider-conv1").await;
     assert!(browser.settings_in_url().await.contains("conv1=drop:0.1"));
     browser.screenshot("charts").await;
     browser.client.close().await.unwrap();
@@ -951,6 +942,17 @@ async fn the_full_size_model_on_webgpu_fits_the_adapter_or_says_so_and_equals_th
     browser.client.close().await.unwrap();
 }
 
+/// Presses Page Up on the slider `css` names (the keyboard's way to move it) and waits
+/// for the numbers.
+async fn page_up(browser: &Browser, css: &str) {
+    let slider = browser.client.find(Locator::Css(css)).await.unwrap();
+    slider
+        .send_keys(&fantoccini::key::Key::PageUp.to_string())
+        .await
+        .unwrap();
+    browser.settled().await;
+}
+
 /// Whether the element `css` names lies wholly inside the window.
 async fn in_view(browser: &Browser, css: &str) -> bool {
     let script = "const r = document.querySelector(arguments[0]).getBoundingClientRect();
@@ -1032,16 +1034,7 @@ async fn the_page_teaches_and_keeps_its_numbers_in_view_at_desktop_and_phone_wid
         .set_window_size(500 + dw, 900 + dh)
         .await
         .unwrap();
-    let slider = browser
-        .client
-        .find(Locator::Css("#slider-fc7"))
-        .await
-        .unwrap();
-    slider
-        .send_keys(&fantoccini::key::Key::PageUp.to_string())
-        .await
-        .unwrap();
-    browser.settled().await;
+    page_up(&browser, "#slider-fc7").await;
     assert!(browser.settings_in_url().await.contains("fc7=drop:0.1"));
     assert!(
         in_view(&browser, "#slider-fc7").await,

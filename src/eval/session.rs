@@ -247,11 +247,8 @@ impl Session {
         F: Future<Output = bool>,
     {
         let key = memo_key(settings);
-        if let Some((_, logits)) = self.memo.iter().find(|(k, _)| *k == key) {
-            return Ok(Some(Outcome {
-                logits: logits.clone(),
-                rerun_from: None,
-            }));
+        if let Some(remembered) = self.remembered(&key) {
+            return Ok(Some(remembered));
         }
         let wanted = states(settings);
         let Some((changed, first)) = self.to_run(&wanted) else {
@@ -319,11 +316,8 @@ impl Session {
         mut between: impl FnMut() -> F,
     ) -> Result<Option<Outcome>> {
         let key = memo_key(settings);
-        if let Some((_, logits)) = self.memo.iter().find(|(k, _)| *k == key) {
-            return Ok(Some(Outcome {
-                logits: logits.clone(),
-                rerun_from: None,
-            }));
+        if let Some(remembered) = self.remembered(&key) {
+            return Ok(Some(remembered));
         }
         let wanted = states(settings);
         let Some((changed, first)) = self.to_run(&wanted) else {
@@ -373,6 +367,15 @@ impl Session {
             logits,
             rerun_from: Some(Layer::ALL[first]),
         }))
+    }
+
+    /// The remembered result of the settings whose memo key is `key`.
+    fn remembered(&self, key: &str) -> Option<Outcome> {
+        let (_, logits) = self.memo.iter().find(|(k, _)| k == key)?;
+        Some(Outcome {
+            logits: logits.clone(),
+            rerun_from: None,
+        })
     }
 
     fn remember(&mut self, key: String) {
