@@ -1,5 +1,6 @@
-//! `lesion bench`: the engine's speed, as ratios against references measured in the same
-//! run on the same machine (never against numbers from elsewhere).
+//! `lesion bench`: the engine's speed. First one figure to compare between machines, the
+//! whole pipeline's images per second; then ratios against references measured in the
+//! same run on the same machine (never against numbers from elsewhere).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use burn::tensor::{Distribution, TensorData};
 use clap::Args;
 
 use super::{DeviceChoice, samples, source};
+use crate::eval::stream::Evaluator;
 use crate::eval::{SampleSet, Session, evaluate};
 use crate::model::{Activation, AlexNet, Architecture, Layer, Weights, synthetic};
 use crate::perturb::{Damage, Kind, Settings, damaged_layer};
@@ -77,6 +79,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         device,
         repeat: args.repeat,
     };
+    bench.pipeline(&weights, &args)?;
     let (full, gflops) = bench.full_evaluation(&weights)?;
     let session = bench.incremental(weights, full)?;
     bench.damage_against_copy(&session.weights());
@@ -85,6 +88,37 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 impl Bench {
+    /// 0. The whole pipeline as `eval` runs it: every image read, decoded, preprocessed and
+    ///    put through the intact model, streaming, nothing kept. One line, in images/s.
+    fn pipeline(&self, weights: &Weights, args: &BenchArgs) -> anyhow::Result<()> {
+        let images = samples::scan(&args.samples, args.strict)?;
+        let mut failed = None;
+        let mut run = || {
+            let copy = weights.clone();
+            let start = Instant::now();
+            let done = Evaluator::new(copy, &images, self.device.clone(), 0, |_, _| {}, None);
+            let took = start.elapsed();
+            if let Err(e) = done {
+                failed.get_or_insert(e);
+            }
+            took
+        };
+        run(); // warm-up
+        let mut times: Vec<Duration> = (0..self.repeat.max(1)).map(|_| run()).collect();
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        times.sort();
+        let t = times[times.len() / 2];
+        println!(
+            "pipeline:               {:.1} images/s  ({} images in {}: read, decode, preprocess and AlexNet, streaming)",
+            images.len() as f64 / t.as_secs_f64(),
+            images.len(),
+            ms(t)
+        );
+        Ok(())
+    }
+
     /// 1. Full evaluation: build nothing, just run the intact model over every image; then
     ///    where a change to fc6 spends its time. Returns the time and its GFLOP/s.
     fn full_evaluation(&self, weights: &Weights) -> anyhow::Result<(Duration, f64)> {
