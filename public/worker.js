@@ -1,6 +1,6 @@
-// The evaluation worker: a WebAssembly module of its own (src/worker_main.rs), which
-// serves the page's requests (load, evaluate, charts).
-import init from "./lesion-worker.js";
+// The evaluation worker: the same WebAssembly as the page. With no window here, lesion
+// serves the page's requests (load, evaluate, charts) instead of drawing the page.
+import init from "./lesion.js";
 
 // When the WebAssembly cannot start, say so in the protocol's own words: the postcard
 // bytes of `Envelope { generation: 0, reply: Reply::StartFailed(text) }` (see
@@ -21,6 +21,6 @@ export function startFailed(text) {
   return bytes;
 }
 
-init({ module_or_path: new URL("./lesion-worker_bg.wasm", import.meta.url) }).catch((error) => {
+init({ module_or_path: new URL("./lesion_bg.wasm", import.meta.url) }).catch((error) => {
   self.postMessage(startFailed(error));
 });

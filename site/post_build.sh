@@ -2,10 +2,9 @@
 # Trunk's post-build step, run in the staging folder ($TRUNK_STAGING_DIR) of every build.
 #
 # 1. Copies the installed weights (LESION_WEIGHTS_DIR, default `weights`) into the site.
-# 2. Optimises both WebAssembly modules (the page's and the worker's) with wasm-opt at
-#    level LESION_WASM_OPT (default z, the smallest download; ./dev serve passes 1 and
-#    ./dev test 0: on two cores binaryen took 480 s at -Oz and 136 s at -O1, for 16.4 MB
-#    against 20.5 MB, when one module held both).
+# 2. Optimises the WebAssembly with wasm-opt at level LESION_WASM_OPT (default z, the
+#    smallest download; ./dev serve and ./dev test pass 1: on two cores binaryen's JS
+#    build took 480 s at -Oz and 136 s at -O1, for 16.4 MB against 20.5 MB).
 # 3. Names the code and style by their content (`lesion-<sha256 prefix>.js`, ...) and writes
 #    `build.json`, which names them. `boot.js` fetches build.json revalidated (`no-cache`)
 #    on every visit and starts exactly the files it names, so one page load only ever sees
@@ -35,27 +34,17 @@ name() {
 
 level=${LESION_WASM_OPT:-z}
 case "$level" in 0 | 1 | 2 | 3 | 4 | s | z) ;; *) echo "LESION_WASM_OPT must be 0-4, s or z" >&2; exit 1 ;; esac
-# optimise FILE: wasm-opt at $level, in place.
-optimise() {
-  wasm-opt "-O$level" "$1" -o "$1.opt" \
+if [ "$level" != 0 ]; then
+  wasm-opt "-O$level" lesion_bg.wasm -o lesion_bg.opt.wasm \
     --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-simd
-  mv "$1.opt" "$1"
-}
-if [ "$level" != 0 ]; then
-  optimise lesion_bg.wasm
-  optimise lesion-worker_bg.wasm
+  mv lesion_bg.opt.wasm lesion_bg.wasm
 fi
 wasm=$(name lesion_bg.wasm lesion_bg wasm)
 js=$(name lesion.js lesion js)
-worker_wasm=$(name lesion-worker_bg.wasm lesion-worker_bg wasm)
-worker_js=$(name lesion-worker.js lesion-worker js)
 css=$(name style.css style css)
-# The worker script imports the worker's code: point it at the named files, then name it.
-sed -e "s#\./lesion-worker\.js#./$worker_js#g" -e "s#\./lesion-worker_bg\.wasm#./$worker_wasm#g" \
-  worker.js > worker.tmp
+# The worker imports the code: point it at the named files, then name it too.
+sed -e "s#\./lesion\.js#./$js#g" -e "s#\./lesion_bg\.wasm#./$wasm#g" worker.js > worker.tmp
 rm worker.js
 worker=$(name worker.tmp worker js)
-# Every file of the code, named; boot.js reads the first four.
-printf '{"js":"%s","wasm":"%s","worker":"%s","css":"%s","worker_js":"%s","worker_wasm":"%s"}\n' \
-  "$js" "$wasm" "$worker" "$css" "$worker_js" "$worker_wasm" > build.json
+printf '{"js":"%s","wasm":"%s","worker":"%s","css":"%s"}\n' "$js" "$wasm" "$worker" "$css" > build.json

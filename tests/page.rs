@@ -618,18 +618,17 @@ async fn a_worker_that_cannot_start_is_an_error_within_seconds() {
         .error_within("?backend=cpu", Duration::from_secs(30))
         .await;
     assert!(text.contains("could not start"), "{text}");
-    // The worker's WebAssembly fails (the page's own, a module of its own, does not): the
-    // shim says so in the protocol's words.
+    // The worker's WebAssembly fails (the page's own, fetched first, does not): the shim
+    // says so in the protocol's words.
     write_rules(
         &rules,
-        json!({"faults": [{"path": "/lesion-worker_bg-", "status": 500}]}),
+        json!({"faults": [{"path": "/lesion_bg-", "nth": [2], "status": 500}]}),
     );
     let text = browser
         .error_within("?backend=cpu", Duration::from_secs(30))
         .await;
     assert!(text.contains("could not start"), "{text}");
-    assert!(browser.requests("/lesion-worker_bg-") >= 1);
-    assert!(browser.requests("/lesion_bg-") >= 1);
+    assert!(browser.requests("/lesion_bg-") >= 2);
     browser.client.close().await.unwrap();
 }
 
