@@ -165,6 +165,10 @@ fn a_session_holds_what_it_needs_and_moves_leave_nothing_behind() {
     let mut session =
         pollster::block_on(Session::new(weights, &samples, Device::flex(), |_, _| {})).unwrap();
     assert_eq!(session.intact_bytes(), params * 2, "the intact copy is f16");
+    // Once: the f16 -> f32 table (256 KB, kept for good) that damaging a layer first makes.
+    let warm = settings(1, &["fc8=drop:0.1"]);
+    pollster::block_on(session.assess(&warm, Purpose::Probe, |_, _| {}, || async { true }))
+        .unwrap();
     let loaded = live_since(before);
     let needed = params * 4 + params * 2 + pixels + kept;
     println!(
