@@ -33,7 +33,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use lesion::model::manifest::{self, Manifest};
-use lesion::model::{HostTensor, Layer, ModelInfo, ModelKind, Weights, pth};
+use lesion::model::{Architecture, HostTensor, Layer, ModelInfo, ModelKind, Weights, pth};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config, RngSeed, TestRunner};
@@ -225,16 +225,12 @@ struct Installed {
 /// weights, so that each case is quick, through the same code as a full model.
 fn smallest() -> Weights {
     let tiny = pth::read_pth(&common::reference("alexnet_tiny.pth"), info()).unwrap();
-    let shapes: [(Layer, Vec<usize>); 8] = [
-        (Layer::Conv1, vec![1, 3, 11, 11]),
-        (Layer::Conv2, vec![1, 1, 5, 5]),
-        (Layer::Conv3, vec![1, 1, 3, 3]),
-        (Layer::Conv4, vec![1, 1, 3, 3]),
-        (Layer::Conv5, vec![1, 1, 3, 3]),
-        (Layer::Fc6, vec![2, 36]),
-        (Layer::Fc7, vec![2, 2]),
-        (Layer::Fc8, vec![1000, 2]),
-    ];
+    let arch = Architecture {
+        conv: [1; 5],
+        fc: [2, 2],
+        classes: 1000,
+    };
+    let shapes = Layer::ALL.map(|l| (l, arch.weight_shape(l)));
     let mut tensors = Tensors::new();
     for (layer, shape) in shapes {
         let bias = vec![shape[0]];

@@ -135,6 +135,18 @@ impl Architecture {
         }
     }
 
+    /// The shape of `layer`'s weight in torchvision's layout: `[out, in, k, k]` for a
+    /// convolution, `[out, in]` for a dense layer.
+    pub fn weight_shape(&self, layer: Layer) -> Vec<usize> {
+        let [out, inp] = self.channels(layer);
+        if layer.is_conv() {
+            let (k, _, _) = layer.conv_geometry();
+            vec![out, inp, k, k]
+        } else {
+            vec![out, inp]
+        }
+    }
+
     /// Multiply-adds for one 224x224 image.
     pub fn macs_per_image(&self) -> u64 {
         // Spatial sizes of each conv's output for a 224x224 input.

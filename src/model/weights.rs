@@ -236,16 +236,12 @@ pub(crate) mod tests {
 
     /// The smallest AlexNet layout: one channel per convolution, two units per fc layer.
     pub(crate) fn tiny() -> BTreeMap<String, HostTensor> {
-        let shapes: [(Layer, Vec<usize>); 8] = [
-            (Layer::Conv1, vec![1, 3, 11, 11]),
-            (Layer::Conv2, vec![1, 1, 5, 5]),
-            (Layer::Conv3, vec![1, 1, 3, 3]),
-            (Layer::Conv4, vec![1, 1, 3, 3]),
-            (Layer::Conv5, vec![1, 1, 3, 3]),
-            (Layer::Fc6, vec![2, 36]),
-            (Layer::Fc7, vec![2, 2]),
-            (Layer::Fc8, vec![1000, 2]),
-        ];
+        let arch = Architecture {
+            conv: [1; 5],
+            fc: [2, 2],
+            classes: 1000,
+        };
+        let shapes = Layer::ALL.map(|l| (l, arch.weight_shape(l)));
         let zeros = |shape: Vec<usize>| {
             let n = shape.iter().product();
             HostTensor::new(shape, vec![0.0; n]).unwrap()
