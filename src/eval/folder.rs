@@ -80,38 +80,15 @@ impl SampleFolder {
     /// Lists and reads the sample folder `dir`. An error when `dir` cannot be listed or no
     /// image is left; with [`OnBadFile::Stop`], also at the first file that cannot be used.
     pub fn read(dir: &Path, on_bad: OnBadFile) -> Result<Self> {
-        let shown = dir.display().to_string();
-        let (layout, mut entries) = list(dir, &shown)?;
-        let mut folder = SampleFolder {
-            set: SampleSet::default(),
-            layout,
-            skipped: Vec::new(),
-            considered: entries.len(),
-            contents: Vec::new(),
-        };
-        while !entries.is_empty() {
-            let batch: Vec<Entry> = entries.drain(..entries.len().min(BATCH)).collect();
-            let loaded: Vec<Result<(Sample, [u8; 32])>> =
-                batch.into_par_iter().map(|e| load(e, &shown)).collect();
-            for result in loaded {
-                match result {
-                    Ok((sample, sha)) => {
-                        folder.set.samples.push(sample);
-                        folder.contents.push(sha);
-                    }
-                    Err(e) if on_bad == OnBadFile::Skip => folder.skipped.push(e),
-                    Err(e) => return Err(e),
-                }
-            }
-        }
-        if folder.set.is_empty() {
-            let more = match folder.skipped.len() {
-                0 => String::new(),
-                n => format!("; {n} unusable file(s) or folder(s) skipped"),
-            };
-            return Err(samples::no_images(&shown, &more));
-        }
-        Ok(folder)
+        let read = read_each(dir, on_bad, |sample, sha| (sample, sha), |_, _| {})?;
+        let (samples, contents) = read.usable.into_iter().unzip();
+        Ok(SampleFolder {
+            set: SampleSet { samples },
+            layout: read.layout,
+            skipped: read.skipped,
+            considered: read.considered,
+            contents,
+        })
     }
 
     /// The set's digest, in hex: the sha256 of one line `<sha256 of the file>  <wnid>\n`
@@ -141,6 +118,58 @@ impl SampleFolder {
             ..self
         }
     }
+}
+
+/// What [`read_each`] found: each usable image as `keep` made it, and the rest.
+pub(super) struct Read<T> {
+    pub(super) layout: Layout,
+    pub(super) usable: Vec<T>,
+    pub(super) skipped: Vec<LesionError>,
+    pub(super) considered: usize,
+}
+
+/// Lists the sample folder `dir` and reads every file, [`BATCH`] at a time on every core,
+/// each usable image going through `keep` there (so what it drops is dropped at once);
+/// `progress(done, total)` counts the files read. An error when `dir` cannot be listed or
+/// no image is left; with [`OnBadFile::Stop`], also at the first file that cannot be used.
+pub(super) fn read_each<T: Send>(
+    dir: &Path,
+    on_bad: OnBadFile,
+    keep: impl Fn(Sample, [u8; 32]) -> T + Sync,
+    progress: impl Fn(usize, usize),
+) -> Result<Read<T>> {
+    let shown = dir.display().to_string();
+    let (layout, mut entries) = list(dir, &shown)?;
+    let total = entries.len();
+    let mut read = Read {
+        layout,
+        usable: Vec::new(),
+        skipped: Vec::new(),
+        considered: total,
+    };
+    while !entries.is_empty() {
+        let batch: Vec<Entry> = entries.drain(..entries.len().min(BATCH)).collect();
+        let loaded: Vec<Result<T>> = batch
+            .into_par_iter()
+            .map(|e| load(e, &shown).map(|(sample, sha)| keep(sample, sha)))
+            .collect();
+        for result in loaded {
+            match result {
+                Ok(item) => read.usable.push(item),
+                Err(e) if on_bad == OnBadFile::Skip => read.skipped.push(e),
+                Err(e) => return Err(e),
+            }
+        }
+        progress(total - entries.len(), total);
+    }
+    if read.usable.is_empty() {
+        let more = match read.skipped.len() {
+            0 => String::new(),
+            n => format!("; {n} unusable file(s) or folder(s) skipped"),
+        };
+        return Err(samples::no_images(&shown, &more));
+    }
+    Ok(read)
 }
 
 /// The digest of a set ([`SampleFolder::digest`]) from each image's sha256 and label.

@@ -15,9 +15,6 @@ use super::preprocess::IMAGE_LEN;
 use super::samples::{self, OnBadFile, Sample};
 use crate::error::{LesionError, Result};
 
-/// A file found usable: its relative path, label and sha256.
-type Checked = (String, Option<usize>, [u8; 32]);
-
 /// The usable images of a sample folder, in relative-path order, and what was left out.
 #[derive(Debug)]
 pub struct ImageList {
@@ -41,46 +38,22 @@ impl ImageList {
     /// `progress(done, total)` counts the files read. Errors as
     /// [`SampleFolder::read`](super::folder::SampleFolder::read)'s.
     pub fn scan(dir: &Path, on_bad: OnBadFile, progress: impl Fn(usize, usize)) -> Result<Self> {
-        let shown = dir.display().to_string();
-        let (layout, mut entries) = folder::list(dir, &shown)?;
-        let total = entries.len();
+        // The pixels are dropped as soon as each file proved decodable.
+        let read = folder::read_each(dir, on_bad, |s, sha| (s.file, s.label, sha), progress)?;
         let mut list = ImageList {
             root: dir.to_path_buf(),
-            shown: shown.clone(),
-            layout,
+            shown: dir.display().to_string(),
+            layout: read.layout,
             files: Vec::new(),
             labels: Vec::new(),
-            skipped: Vec::new(),
-            considered: total,
+            skipped: read.skipped,
+            considered: read.considered,
             contents: Vec::new(),
         };
-        while !entries.is_empty() {
-            let batch: Vec<folder::Entry> =
-                entries.drain(..entries.len().min(folder::BATCH)).collect();
-            // The pixels are dropped as soon as each file proved decodable.
-            let checked: Vec<Result<Checked>> = batch
-                .into_par_iter()
-                .map(|e| folder::load(e, &shown).map(|(s, sha)| (s.file, s.label, sha)))
-                .collect();
-            for result in checked {
-                match result {
-                    Ok((file, label, sha)) => {
-                        list.files.push(file);
-                        list.labels.push(label);
-                        list.contents.push(sha);
-                    }
-                    Err(e) if on_bad == OnBadFile::Skip => list.skipped.push(e),
-                    Err(e) => return Err(e),
-                }
-            }
-            progress(total - entries.len(), total);
-        }
-        if list.files.is_empty() {
-            let more = match list.skipped.len() {
-                0 => String::new(),
-                n => format!("; {n} unusable file(s) or folder(s) skipped"),
-            };
-            return Err(samples::no_images(&shown, &more));
+        for (file, label, sha) in read.usable {
+            list.files.push(file);
+            list.labels.push(label);
+            list.contents.push(sha);
         }
         Ok(list)
     }
