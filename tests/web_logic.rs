@@ -659,7 +659,6 @@ fn figure_geometry() {
 fn the_pages_words() {
     assert_eq!(text::pct(0.625), "62.5%");
     assert_eq!(text::pct(f64::NAN), "–");
-    assert_eq!(text::ratio(0.8512), "0.85");
     assert_eq!(
         text::relative(0.62, "top-1", 0.5, 0.55, 0.7),
         "keeps 62% of the intact model's top-1 (50.0%) · 95% CI 55%–70%"

@@ -266,11 +266,10 @@ impl PageState {
 
     /// The chart of `layer` under its current kind and seed: position -> relative top-1.
     pub fn chart(&self, index: usize) -> Vec<(u32, f64)> {
-        let key = (Layer::ALL[index], self.kinds[index], self.settings.seed);
-        self.charts
-            .get(&key)
-            .map(|points| points.iter().map(|(p, v)| (*p, v.rel)).collect())
-            .unwrap_or_default()
+        self.band(index)
+            .into_iter()
+            .map(|(p, rel, _, _)| (p, rel))
+            .collect()
     }
 
     /// [`PageState::chart`] with each point's 95% interval: (position, rel, lo, hi).

@@ -15,15 +15,6 @@ pub fn pct(v: f64) -> String {
     }
 }
 
-/// A ratio with two decimals, or a dash.
-pub fn ratio(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:.2}")
-    } else {
-        "–".into()
-    }
-}
-
 /// What the page asks before a large download.
 pub fn download_question(download: &Download) -> String {
     let (_, name) = badge(&download.model);
