@@ -12,6 +12,28 @@ use std::process::Output;
 
 use common::*;
 
+/// The `lesion sweep` command of `weights` on `samples` into `out`, drop damage.
+fn sweep_command(
+    weights: &Path,
+    samples: &Path,
+    out: &Path,
+    layers: &str,
+    amounts: &str,
+    seeds: &str,
+) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lesion"));
+    command
+        .args(["sweep", "--kind", "drop", "--layers", layers])
+        .args(["--amounts", amounts, "--seeds", seeds])
+        .arg("--weights")
+        .arg(weights)
+        .arg("--samples")
+        .arg(samples)
+        .arg("--out")
+        .arg(out);
+    command
+}
+
 /// `lesion sweep` of `weights` on `samples` into `out` (drop damage), however it ends.
 fn sweep_with(
     weights: &Path,
@@ -21,15 +43,7 @@ fn sweep_with(
     amounts: &str,
     seeds: &str,
 ) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_lesion"))
-        .args(["sweep", "--kind", "drop", "--layers", layers])
-        .args(["--amounts", amounts, "--seeds", seeds])
-        .arg("--weights")
-        .arg(weights)
-        .arg("--samples")
-        .arg(samples)
-        .arg("--out")
-        .arg(out)
+    sweep_command(weights, samples, out, layers, amounts, seeds)
         .output()
         .expect("the lesion binary runs")
 }
@@ -354,23 +368,8 @@ fn start_sweep(
     out: &Path,
     shard: Option<&str>,
 ) -> std::process::Child {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_lesion"));
+    let mut command = sweep_command(weights, samples, out, "conv1,fc6", "0:0.9:0.45", "2");
     command
-        .args([
-            "sweep",
-            "--layers",
-            "conv1,fc6",
-            "--amounts",
-            "0:0.9:0.45",
-            "--seeds",
-            "2",
-        ])
-        .arg("--weights")
-        .arg(weights)
-        .arg("--samples")
-        .arg(samples)
-        .arg("--out")
-        .arg(out)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     if let Some(shard) = shard {
