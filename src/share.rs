@@ -1,4 +1,5 @@
-//! Settings <-> the share link's query string: `?v=1&seed=3&conv1=drop:0.7&fc6=prune:0.9`.
+//! Settings <-> the share link's query string: `?v=1&seed=3&conv1=drop:0.7&fc6=prune:0.9`,
+//! and a pinned comparison as `&pin=seed=3+conv1=drop:0.5` (settings in the CLI's text form).
 //!
 //! Layer values use the same text form as the CLI's `--set`. Parsing is total: every key
 //! and value is either understood or reported in `ignored`, and nothing ever panics, so a
@@ -16,7 +17,7 @@ use crate::text::shorten;
 pub const VERSION: &str = "1";
 
 /// Keys the page itself understands besides the settings.
-const PAGE_KEYS: [&str; 3] = ["model", "backend", "images"];
+const PAGE_KEYS: [&str; 4] = ["model", "backend", "images", "pin"];
 
 /// The fewest images `?images=N` may ask for (fewer make the intervals meaningless).
 pub const MIN_IMAGES: usize = 10;
@@ -34,6 +35,8 @@ pub struct Page {
     pub backend: BackendChoice,
     /// `?images=N`: evaluate an evenly spread subset of N sample images (faster on a CPU).
     pub images: Option<usize>,
+    /// `?pin=SETTINGS`: a result pinned as A, shown beside the current settings (B).
+    pub pinned: Option<Settings>,
 }
 
 /// Where the page runs the model.
@@ -147,6 +150,16 @@ pub fn parse(query: &str) -> Link {
                     shown(&value)
                 )),
             },
+            "pin" => match value.parse::<Settings>() {
+                Ok(mut pinned) => {
+                    for layer in Layer::ALL {
+                        let capped = cap_at_slider(&mut pinned, layer);
+                        ignored.extend(capped.map(|notice| format!("pinned {notice}")));
+                    }
+                    link.page.pinned = Some(pinned);
+                }
+                Err(e) => ignored.push(format!("pin: {e}; nothing pinned")),
+            },
             _ => match key.parse::<Layer>() {
                 Ok(layer) => match link.settings.set(&format!("{}={value}", layer.name())) {
                     Ok(()) => ignored.extend(cap_at_slider(&mut link.settings, layer)),
@@ -213,6 +226,10 @@ pub fn to_query(settings: &Settings, page: &Page) -> String {
     if let Some(images) = page.images {
         out.append_pair(PAGE_KEYS[2], &images.to_string());
     }
-    // `:` is safe in a query; keep the link readable.
-    format!("?{}", out.finish().replace("%3A", ":"))
+    if let Some(pinned) = &page.pinned {
+        out.append_pair(PAGE_KEYS[3], &pinned.to_string());
+    }
+    // `:` is safe in a query, and so is `=` in a value (a key ends at the first one): keep
+    // the link readable.
+    format!("?{}", out.finish().replace("%3A", ":").replace("%3D", "="))
 }

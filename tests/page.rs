@@ -1053,6 +1053,297 @@ async fn the_page_teaches_and_keeps_its_numbers_in_view_at_desktop_and_phone_wid
         .await
         .unwrap();
     browser.screenshot("phone-figure").await;
+    // The look inside and a comparison, at phone width too.
+    inside_current(&browser).await;
+    scroll_into_view(&browser, "inside").await;
+    browser.screenshot("phone-inside").await;
+    browser.click("#pin").await;
+    page_up(&browser, "#slider-fc7").await;
+    scroll_into_view(&browser, "compare").await;
+    browser.screenshot("phone-compare").await;
     browser.client.set_window_size(1280, 800).await.unwrap();
+    browser.client.close().await.unwrap();
+}
+
+/// Scrolls the element with id `id` to the top of the window (for a screenshot).
+async fn scroll_into_view(browser: &Browser, id: &str) {
+    let script = format!("document.getElementById('{id}').scrollIntoView()");
+    browser.client.execute(&script, vec![]).await.unwrap();
+}
+
+/// Waits until "A look inside" shows conv1 as the URL has it.
+async fn inside_current(browser: &Browser) {
+    let start = Instant::now();
+    while browser.attr("#inside", "data-current").await != "true" {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the look inside never came"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until "A look inside" shows conv1 as the URL has it, then returns the pixels at
+/// `points` of each picture named, read back through a canvas (RGB).
+async fn inside_pixels(
+    browser: &Browser,
+    pictures: &[&str],
+    points: &[(usize, usize)],
+) -> Vec<Vec<[u8; 3]>> {
+    inside_current(browser).await;
+    let start = Instant::now();
+    let read = "const [css, points] = arguments; const img = document.querySelector(css); \
+        if (!img || !img.complete || !img.naturalWidth) return null; \
+        const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight; \
+        const g = c.getContext('2d'); g.drawImage(img, 0, 0); \
+        return points.map(([x, y]) => Array.from(g.getImageData(x, y, 1, 1).data.slice(0, 3)));";
+    let mut out = Vec::new();
+    for css in pictures {
+        loop {
+            let value = browser
+                .client
+                .execute(read, vec![json!(css), json!(points)])
+                .await
+                .unwrap();
+            if let Ok(pixels) = serde_json::from_value::<Vec<[u8; 3]>>(value) {
+                out.push(pixels);
+                break;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "{css} never loaded"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    out
+}
+
+/// The grid of tiles a picture of the look inside is laid out in, as the page says.
+async fn picture_grid(browser: &Browser, css: &str) -> lesion::eval::inside::Grid {
+    let number = async |name: &str| browser.attr(css, name).await.parse::<usize>().unwrap();
+    lesion::eval::inside::Grid {
+        tiles: number("data-tiles").await,
+        cols: number("data-cols").await,
+        tile_w: number("data-tile-w").await,
+        tile_h: number("data-tile-h").await,
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs the built site and chromedriver: run by ./dev test"]
+async fn conv1s_filters_follow_conv1_and_are_drawn_from_the_damaged_weights() {
+    use lesion::eval::inside::filter_pixel;
+    let browser = Browser::start().await;
+    let base = "?v=1&backend=cpu&images=10&seed=5";
+    browser.open(base).await;
+    inside_current(&browser).await;
+    let grid = picture_grid(&browser, "#filters-now").await;
+    // A spread of filters and positions in each.
+    let taps: Vec<(usize, usize, usize)> = (0..grid.tiles)
+        .step_by(3)
+        .flat_map(|f| [(f, f % grid.tile_w, (f * 7) % grid.tile_h), (f, 5, 5)])
+        .collect();
+    let points: Vec<(usize, usize)> = taps.iter().map(|&(f, x, y)| grid.pixel(f, x, y)).collect();
+    let scale: f32 = browser
+        .attr(".inside-pictures", "data-filter-scale")
+        .await
+        .parse()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let export = |name: &str, sets: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec!["export", "--weights"];
+        let weights = site().join("weights/demo");
+        args.push(weights.to_str().unwrap());
+        args.extend(["--seed", "5", "--out", out.to_str().unwrap()]);
+        args.extend(sets.iter().flat_map(|s| ["--set", *s]));
+        common::lesion_ok(&args);
+        let (shape, values) = common::read_tensor(&out, "features.0.weight");
+        assert_eq!(shape[1..], [3, grid.tile_h, grid.tile_w]);
+        let values: Vec<f32> = values.iter().map(|v| *v as f32).collect();
+        taps.iter()
+            .map(|&(f, x, y)| {
+                let plane = grid.tile_h * grid.tile_w;
+                let at = f * 3 * plane + y * grid.tile_w + x;
+                filter_pixel(
+                    [values[at], values[at + plane], values[at + 2 * plane]],
+                    scale,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let pictures = [
+        "#filters-intact",
+        "#filters-now",
+        "#maps-intact",
+        "#maps-now",
+    ];
+    let intact = inside_pixels(&browser, &pictures, &points).await;
+    assert_eq!(
+        intact[0],
+        export("intact.safetensors", &[]),
+        "drawn from the weights"
+    );
+    assert_eq!(intact[1], intact[0], "intact: the same filters");
+    scroll_into_view(&browser, "inside").await;
+    browser.screenshot("inside-intact").await;
+    // fc8 damaged: conv1's pictures do not change.
+    browser.open(&format!("{base}&fc8=drop:0.9")).await;
+    let fc8 = inside_pixels(&browser, &pictures, &points).await;
+    assert_eq!(
+        fc8, intact,
+        "fc8's damage leaves conv1's filters and maps as they were"
+    );
+    // conv1 damaged, each kind: the filters are the exported damaged weights.
+    for set in [
+        "conv1=drop:0.5",
+        "conv1=prune:0.7",
+        "conv1=noise:1",
+        "conv1=bitflip:0.001",
+        "conv1=units:0.5",
+    ] {
+        browser.open(&format!("{base}&{set}")).await;
+        let damaged = inside_pixels(&browser, &pictures, &points).await;
+        let expected = export("damaged.safetensors", &[set]);
+        assert_eq!(
+            damaged[1], expected,
+            "{set}: drawn from the damaged weights `lesion export` writes"
+        );
+        assert_eq!(
+            damaged[0], intact[0],
+            "{set}: the intact filters stay beside them"
+        );
+        let changed = damaged[1]
+            .iter()
+            .zip(&intact[1])
+            .filter(|(a, b)| a != b)
+            .count();
+        assert!(changed > 0, "{set}: the filters change");
+        if set.starts_with("conv1=drop") {
+            assert_ne!(damaged[3], intact[3], "{set}: the feature maps change");
+            scroll_into_view(&browser, "inside").await;
+            browser.screenshot("inside-conv1-drop").await;
+        }
+    }
+    // Another image: its own maps, and its top-5 before and after side by side.
+    let maps = picture_grid(&browser, "#maps-intact").await;
+    let points: Vec<(usize, usize)> = (0..maps.tiles)
+        .map(|t| maps.pixel(t, (t * 13) % maps.tile_w, (t * 29) % maps.tile_h))
+        .collect();
+    let before = inside_pixels(&browser, &["#maps-intact"], &points).await;
+    let select = browser
+        .client
+        .find(Locator::Css("#inside-image"))
+        .await
+        .unwrap();
+    select.select_by_value("3").await.unwrap();
+    let start = Instant::now();
+    while browser.attr(".inside-pictures", "data-image").await != "3" {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "image 3 never drawn"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let after = inside_pixels(&browser, &["#maps-intact"], &points).await;
+    assert_ne!(before, after, "another image, other maps");
+    for side in ["#top5-intact", "#top5-now"] {
+        let items = browser
+            .client
+            .find_all(Locator::Css(&format!("{side} li")))
+            .await
+            .unwrap();
+        assert_eq!(items.len(), 5, "{side}: five classes");
+    }
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test]
+#[ignore = "needs the built site and chromedriver: run by ./dev test"]
+async fn a_pinned_comparison_survives_a_reload_of_its_link() {
+    use fantoccini::key::Key;
+    let browser = Browser::start().await;
+    let a_args = ["--images", "10", "--seed", "3", "--set", "conv1=drop:0.5"];
+    let a_cli = cli_numbers(&cli_eval(&a_args));
+    browser
+        .open("?v=1&backend=cpu&images=10&seed=3&conv1=drop:0.5")
+        .await;
+    assert_eq!(browser.numbers().await, a_cli);
+    browser.click("#pin").await;
+    // B: conv1's slider moved on by the keyboard.
+    let slider = browser
+        .client
+        .find(Locator::Css("#slider-conv1"))
+        .await
+        .unwrap();
+    slider.send_keys(&Key::PageUp.to_string()).await.unwrap();
+    browser.settled().await;
+    let url = browser.client.current_url().await.unwrap();
+    let pin: Vec<String> = url
+        .query_pairs()
+        .filter(|(k, _)| k == "pin")
+        .map(|(_, v)| v.into())
+        .collect();
+    assert_eq!(pin, vec!["seed=3 conv1=drop:0.5".to_string()], "{url}");
+    let b_setting = browser.settings_in_url().await;
+    let b_set = b_setting
+        .split('&')
+        .find(|p| p.starts_with("conv1="))
+        .unwrap()
+        .to_string();
+    let b_cli = cli_numbers(&cli_eval(&[
+        "--images", "10", "--seed", "3", "--set", &b_set,
+    ]));
+    let read = async |browser: &Browser| {
+        let start = Instant::now();
+        while browser.client.find(Locator::Css("#a-top1")).await.is_err() {
+            assert!(start.elapsed() < Duration::from_secs(120), "A never came");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut a = [0.0; 3];
+        let mut b = [0.0; 3];
+        for (i, id) in ["top1", "top5", "agreement"].into_iter().enumerate() {
+            a[i] = browser
+                .attr(&format!("#a-{id}"), "data-value")
+                .await
+                .parse()
+                .unwrap();
+            b[i] = browser
+                .attr(&format!("#b-{id}"), "data-value")
+                .await
+                .parse()
+                .unwrap();
+        }
+        (a, b, browser.attr("#differ", "data-count").await)
+    };
+    let (a, b, differ) = read(&browser).await;
+    assert_eq!(a, a_cli, "A: the pinned numbers");
+    assert_eq!(b, b_cli, "B: {b_set} as `lesion eval` computes it");
+    scroll_into_view(&browser, "compare").await;
+    browser.screenshot("compare").await;
+    // The link, opened again: A is computed by the worker this time.
+    browser.reopen(url.as_str()).await;
+    assert_eq!(
+        read(&browser).await,
+        (a, b, differ),
+        "the same comparison after a reload"
+    );
+    browser.click("#unpin").await;
+    let start = Instant::now();
+    while browser
+        .client
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .contains("pin=")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "unpinning leaves the link"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     browser.client.close().await.unwrap();
 }

@@ -27,11 +27,12 @@ fn links_round_trip() {
         model: Some("demo".into()),
         backend: share::BackendChoice::Cpu,
         images: Some(20),
+        pinned: Some(share::parse("?seed=4&conv1=noise:0.5").settings),
     };
     let q = share::to_query(&link.settings, &page);
     assert_eq!(
         q,
-        "?v=1&seed=3&conv1=drop:0.7&fc6=prune:0.9&model=demo&backend=cpu&images=20"
+        "?v=1&seed=3&conv1=drop:0.7&fc6=prune:0.9&model=demo&backend=cpu&images=20&pin=seed=4+conv1=noise:0.5"
     );
     let back = share::parse(&q);
     assert_eq!(back.page, page);
@@ -188,27 +189,37 @@ mod fuzz {
         let damage = (0..Kind::ALL.len(), 0.0..=1.0f64)
             .prop_map(|(k, f)| (Kind::ALL[k], f * Kind::ALL[k].max_amount()));
         let layers = prop::collection::btree_map(0..Layer::ALL.len(), damage, 0..=8);
+        let pinned = prop::option::of((any::<u64>(), layers.clone()))
+            .prop_map(|pinned| pinned.map(|(seed, layers)| settings_of(seed, layers)));
         let page = (
             prop::option::of("[a-z0-9_-]{1,12}"),
             0..3usize,
             prop::option::of(10..5000usize),
+            pinned,
         )
-            .prop_map(|(model, backend, images)| Page {
+            .prop_map(|(model, backend, images, pinned)| Page {
                 model,
                 backend: [BackendChoice::Auto, BackendChoice::Cpu, BackendChoice::Gpu][backend],
                 images,
+                pinned,
             });
-        (any::<u64>(), layers, page).prop_map(|(seed, layers, page)| {
-            let mut settings = lesion::perturb::Settings {
-                seed,
-                ..Default::default()
-            };
-            for (layer, (kind, amount)) in layers {
-                let text = format!("{}={}:{amount}", Layer::ALL[layer].name(), kind.name());
-                settings.set(&text).unwrap();
-            }
-            share::to_query(&settings, &page)
-        })
+        (any::<u64>(), layers, page)
+            .prop_map(|(seed, layers, page)| share::to_query(&settings_of(seed, layers), &page))
+    }
+
+    fn settings_of(
+        seed: u64,
+        layers: std::collections::BTreeMap<usize, (Kind, f64)>,
+    ) -> lesion::perturb::Settings {
+        let mut settings = lesion::perturb::Settings {
+            seed,
+            ..Default::default()
+        };
+        for (layer, (kind, amount)) in layers {
+            let text = format!("{}={}:{amount}", Layer::ALL[layer].name(), kind.name());
+            settings.set(&text).unwrap();
+        }
+        settings
     }
 
     /// Characters links are made of, plus escapes, bidi controls and other Unicode.

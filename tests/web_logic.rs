@@ -490,7 +490,7 @@ fn the_scheduler_shows_the_newest_settings_first_then_fills_the_charts() {
             seed,
             ..Settings::default()
         };
-        scheduler.want(settings, kinds, None);
+        scheduler.want(settings, kinds, None, 0, None);
     }
     let (job, ticket) = scheduler.next().unwrap();
     assert_eq!(
@@ -501,6 +501,9 @@ fn the_scheduler_shows_the_newest_settings_first_then_fills_the_charts() {
         }),
         "latest wins"
     );
+    assert!(scheduler.done(&job, ticket));
+    let (job, ticket) = scheduler.next().unwrap();
+    assert_eq!(job, Job::Inside((None, 0)), "then the look inside");
     assert!(scheduler.done(&job, ticket));
     let mut charted = Vec::new();
     while let Some((job, ticket)) = scheduler.next() {
@@ -528,9 +531,17 @@ fn the_layer_moved_last_is_charted_first() {
     scheduler.engine_replaced(1);
     let mut settings = Settings::default();
     settings.set("conv2=drop:0.3").unwrap();
-    scheduler.want(settings.clone(), [Kind::Drop; 8], Some(Layer::Conv2));
-    let (job, ticket) = scheduler.next().unwrap();
-    assert!(scheduler.done(&job, ticket));
+    scheduler.want(
+        settings.clone(),
+        [Kind::Drop; 8],
+        Some(Layer::Conv2),
+        0,
+        None,
+    );
+    for _ in ["show", "inside"] {
+        let (job, ticket) = scheduler.next().unwrap();
+        assert!(scheduler.done(&job, ticket));
+    }
     let mut charted = Vec::new();
     while let Some((Job::Chart(key), ticket)) = scheduler.next() {
         charted.push(key.0);
@@ -552,17 +563,87 @@ fn the_layer_moved_last_is_charted_first() {
     assert_eq!(first, Some(Layer::Conv5));
 }
 
+/// The look inside is drawn again when conv1's damage or the inspected image changes, and
+/// only then: it comes after the numbers and before the chart points.
+#[test]
+fn the_look_inside_follows_conv1_and_the_inspected_image() {
+    let mut scheduler = Scheduler::default();
+    scheduler.engine_replaced(1);
+    let mut run = |settings: &str, image: usize| {
+        let settings = share::parse(settings).settings;
+        scheduler.want(settings, [Kind::Drop; 8], None, image, None);
+        let mut jobs = Vec::new();
+        while let Some((job, ticket)) = scheduler.next() {
+            if matches!(job, Job::Chart(_)) {
+                break;
+            }
+            assert!(scheduler.done(&job, ticket));
+            jobs.push(job);
+        }
+        jobs
+    };
+    let conv1 = share::parse("?seed=4&conv1=drop:0.5").settings;
+    let damage = conv1.layers[&Layer::Conv1];
+    assert_eq!(run("?seed=4", 0).len(), 2, "numbers, then the look inside");
+    let jobs = run("?seed=4&conv1=drop:0.5", 0);
+    assert_eq!(jobs[1], Job::Inside((Some((damage, 4)), 0)));
+    assert_eq!(jobs[1].settings(), conv1, "conv1's damage and seed alone");
+    let jobs = run("?seed=4&conv1=drop:0.5&fc8=drop:0.9", 0);
+    assert!(
+        matches!(jobs[..], [Job::Show(_)]),
+        "fc8 changes no picture: {jobs:?}"
+    );
+    let jobs = run("?seed=4&conv1=drop:0.5&fc8=drop:0.9", 7);
+    assert_eq!(
+        jobs,
+        vec![Job::Inside((Some((damage, 4)), 7))],
+        "another image only"
+    );
+    let jobs = run("?seed=5&fc8=drop:0.9", 7);
+    assert_eq!(jobs[1], Job::Inside((None, 7)), "conv1 intact: any seed");
+    assert_eq!(run("?seed=6&fc8=drop:0.9", 7).len(), 1);
+}
+
+/// A pinned result the page has no numbers for is evaluated once, after the page's own
+/// settings, as a probe (so the session stays where the page is).
+#[test]
+fn pinned_settings_are_evaluated_once_after_the_shown_ones() {
+    let mut scheduler = Scheduler::default();
+    scheduler.engine_replaced(1);
+    let now = share::parse("?conv1=drop:0.9").settings;
+    let pinned = share::parse("?conv1=drop:0.5").settings;
+    scheduler.want(now.clone(), [Kind::Drop; 8], None, 0, Some(pinned.clone()));
+    let mut jobs = Vec::new();
+    for _ in 0..3 {
+        let (job, ticket) = scheduler.next().unwrap();
+        assert!(scheduler.done(&job, ticket));
+        jobs.push(job);
+    }
+    assert_eq!(jobs[0], Job::Show(now.clone()));
+    assert_eq!(jobs[1], Job::Pinned(pinned.clone()));
+    assert!(matches!(jobs[2], Job::Inside(_)), "{jobs:?}");
+    assert_eq!(jobs[1].settings(), pinned);
+    // Asked again (the page has no numbers yet): not computed twice.
+    scheduler.want(now, [Kind::Drop; 8], None, 0, Some(pinned));
+    assert!(matches!(scheduler.next().unwrap().0, Job::Chart(_)));
+    // A new engine computes it again.
+    scheduler.engine_replaced(2);
+    let (job, ticket) = scheduler.next().unwrap();
+    assert!(scheduler.done(&job, ticket));
+    assert!(matches!(scheduler.next().unwrap().0, Job::Pinned(_)));
+}
+
 #[test]
 fn newer_settings_make_running_work_stale() {
     let mut scheduler = Scheduler::default();
     scheduler.engine_replaced(1);
     let first = Settings::default();
-    scheduler.want(first.clone(), [Kind::Drop; 8], None);
+    scheduler.want(first.clone(), [Kind::Drop; 8], None, 0, None);
     let (job, ticket) = scheduler.next().unwrap();
     assert!(scheduler.is_current(ticket));
     let mut newer = Settings::default();
     newer.set("fc7=noise:0.5").unwrap();
-    scheduler.want(newer.clone(), [Kind::Drop; 8], None);
+    scheduler.want(newer.clone(), [Kind::Drop; 8], None, 0, None);
     assert!(!scheduler.is_current(ticket), "the running job can stop");
     // Finished anyway (same engine): sent as superseded, and the newest comes next.
     assert!(scheduler.done(&job, ticket));
@@ -573,7 +654,7 @@ fn newer_settings_make_running_work_stale() {
 fn work_of_a_replaced_engine_is_not_sent_and_everything_is_redone() {
     let mut scheduler = Scheduler::default();
     scheduler.engine_replaced(1);
-    scheduler.want(Settings::default(), [Kind::Units; 8], None);
+    scheduler.want(Settings::default(), [Kind::Units; 8], None, 0, None);
     let (job, ticket) = scheduler.next().unwrap();
     assert!(scheduler.done(&job, ticket));
     let (chart_job, chart_ticket) = scheduler.next().unwrap();
@@ -844,4 +925,27 @@ fn picked_weights_are_custom_whatever_their_manifest_claims() {
         size: 122_000_000,
     };
     assert!(fine.check_size().is_ok());
+}
+
+/// A block's amount is short enough to sit beside the layer's shape; the full words stay in
+/// the slider's description.
+#[test]
+fn a_blocks_amount_is_a_few_words() {
+    let short = |text: &str| {
+        let d = share::parse(&format!("?conv1={text}")).settings.layers[&Layer::Conv1];
+        text::amount_short(Some(d))
+    };
+    assert_eq!(short("drop:0.5"), "50% removed");
+    assert_eq!(short("prune:0.7"), "70% smallest gone");
+    assert_eq!(short("units:0.25"), "25% of units gone");
+    assert_eq!(short("noise:0.5"), "noise 0.50×std");
+    assert_eq!(short("bitflip:0.001"), "0.10% of bits flipped");
+    assert_eq!(text::amount_short(None), "intact");
+    for kind in Kind::ALL {
+        let d = Damage::new(kind, kind.slider_max()).unwrap();
+        assert!(
+            text::amount_short(Some(d)).chars().count() <= 20,
+            "{kind:?}"
+        );
+    }
 }

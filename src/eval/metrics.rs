@@ -141,6 +141,18 @@ impl Report {
     }
 
     /// Correct top-1 answers, as a count.
+    /// The images whose top-1 class differs between this report and `other` (of the same
+    /// images; no answer, from NaN logits, differs from any class).
+    pub fn differing(&self, other: &Report) -> Vec<usize> {
+        self.predictions
+            .iter()
+            .zip(&other.predictions)
+            .enumerate()
+            .filter(|(_, (a, b))| a.top1() != b.top1())
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     pub fn top1_count(&self) -> usize {
         (self.top1 * self.labelled as f64).round() as usize
     }

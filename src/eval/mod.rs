@@ -6,6 +6,7 @@
 pub mod assess;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod folder;
+pub mod inside;
 pub mod intact;
 pub mod labels;
 #[cfg(not(target_arch = "wasm32"))]
@@ -19,6 +20,7 @@ pub mod session;
 pub mod stream;
 
 pub use assess::{Assessment, Metrics};
+pub use inside::Inside;
 pub use intact::Intact;
 pub use metrics::{Comparison, Interval, Prediction, Report};
 pub use run::{LogitMatrix, evaluate};

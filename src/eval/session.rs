@@ -16,13 +16,16 @@ use crate::error::Result;
 use crate::model::{Activation, AlexNet, Layer, Weights};
 use crate::perturb::{Damage, Settings};
 
+mod inside;
+mod probe;
+
 /// How many recent results are remembered (each is N x 1000 f32: 400 kB for 100 images).
 const MEMO: usize = 64;
 
 /// What one layer currently holds: intact, or a damage and the seed it was drawn with.
-pub(crate) type LayerState = Option<(Damage, u64)>;
+pub type LayerState = Option<(Damage, u64)>;
 
-pub(crate) fn states(settings: &Settings) -> [LayerState; 8] {
+pub fn states(settings: &Settings) -> [LayerState; 8] {
     Layer::ALL.map(|l| settings.layers.get(&l).map(|d| (*d, settings.seed)))
 }
 
@@ -306,67 +309,6 @@ impl Session {
             Some((damage, seed)) => self.weights.damaged(layer, damage, seed),
             None => self.weights.layer(layer),
         }
-    }
-
-    /// [`Purpose::Probe`]: the logits under `settings`, changing nothing the session holds.
-    async fn probe<F: Future<Output = bool>>(
-        &self,
-        settings: &Settings,
-        mut progress: impl FnMut(usize, usize),
-        mut between: impl FnMut() -> F,
-    ) -> Result<Option<Outcome>> {
-        let key = memo_key(settings);
-        if let Some(remembered) = self.remembered(&key) {
-            return Ok(Some(remembered));
-        }
-        let wanted = states(settings);
-        let Some((changed, first)) = self.to_run(&wanted) else {
-            return Ok(Some(Outcome {
-                logits: self.applied_logits.clone(),
-                rerun_from: None,
-            }));
-        };
-        let mut model = self.model.clone();
-        for &k in &changed {
-            let layer = Layer::ALL[k];
-            let (weight, bias) = self.layer_tensors(layer, wanted[k]);
-            model.set_layer(layer, weight, bias, &self.device);
-        }
-        let n = self.images;
-        let first_dense = Layer::CONV.len();
-        let mut x = if first < first_dense {
-            let batches = self
-                .batches
-                .iter()
-                .map(|batch| (batch[first].clone(), None::<&mut Vec<Activation>>));
-            let features =
-                convolutions(&model, first, batches, n, &mut progress, &mut between).await?;
-            let Some(features) = features else {
-                return Ok(None);
-            };
-            features
-        } else {
-            self.dense[first - first_dense].clone()
-        };
-        let from = first.max(first_dense) - first_dense;
-        for (k, layer) in Layer::DENSE.into_iter().enumerate().skip(from) {
-            let Activation::Flat(y) = model.stage(layer, Activation::Flat(x)) else {
-                unreachable!("dense layers give vectors")
-            };
-            x = y;
-            if k + 1 < Layer::DENSE.len() {
-                finished(&x).await?;
-                if !between().await {
-                    return Ok(None);
-                }
-            }
-        }
-        let logits = read_logits(x).await?;
-        progress(n, n);
-        Ok(Some(Outcome {
-            logits,
-            rerun_from: Some(Layer::ALL[first]),
-        }))
     }
 
     /// The remembered result of the settings whose memo key is `key`.

@@ -76,15 +76,8 @@ impl AlexNet {
         mut layer_tensors: impl FnMut(Layer) -> (HostTensor, HostTensor),
     ) -> Self {
         let mut conv = |layer: Layer| -> Conv2d {
-            let (kernel, stride, pad) = layer.conv_geometry();
-            let [out, inp] = arch.channels(layer);
-            let mut conv = Conv2dConfig::new([inp, out], [kernel, kernel])
-                .with_stride([stride, stride])
-                .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
-                .init(device);
             let (weight, bias) = layer_tensors(layer);
-            set_conv(&mut conv, weight, bias, device);
-            conv
+            Self::conv_alone(layer, weight, bias, device)
         };
         let (conv1, conv2, conv3) = (conv(Layer::Conv1), conv(Layer::Conv2), conv(Layer::Conv3));
         let (conv4, conv5) = (conv(Layer::Conv4), conv(Layer::Conv5));
@@ -108,6 +101,24 @@ impl AlexNet {
             avgpool: AdaptiveAvgPool2dConfig::new([6, 6]).init(),
             relu: Relu::new(),
         }
+    }
+
+    /// Convolution `layer` alone, with these parameters (`weight` in torchvision's layout,
+    /// `[out, in, k, k]`): the model's own, or what a look inside runs one image through.
+    pub fn conv_alone(
+        layer: Layer,
+        weight: HostTensor,
+        bias: HostTensor,
+        device: &Device,
+    ) -> Conv2d {
+        let (kernel, stride, pad) = layer.conv_geometry();
+        let (out, inp) = (weight.shape()[0], weight.shape()[1]);
+        let mut conv = Conv2dConfig::new([inp, out], [kernel, kernel])
+            .with_stride([stride, stride])
+            .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+            .init(device);
+        set_conv(&mut conv, weight, bias, device);
+        conv
     }
 
     /// Replaces one layer's parameters (same shapes, torchvision's layout). The old

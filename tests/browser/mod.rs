@@ -219,12 +219,13 @@ impl Browser {
         }
     }
 
-    /// The damage part of the current URL (`?v=1&seed=..&conv1=..`), page keys removed.
+    /// The damage part of the current URL (`?v=1&seed=..&conv1=..`), page keys and the pin
+    /// removed.
     pub async fn settings_in_url(&self) -> String {
         let url = self.client.current_url().await.unwrap();
         let pairs: Vec<String> = url
             .query_pairs()
-            .filter(|(k, _)| !["model", "backend", "images"].contains(&k.as_ref()))
+            .filter(|(k, _)| !["model", "backend", "images", "pin"].contains(&k.as_ref()))
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
         format!("?{}", pairs.join("&"))

@@ -2,12 +2,14 @@
 
 use leptos::prelude::*;
 
+use super::compare::Compare;
 use super::controls::Controls;
 use super::figure_view::PaperFigure;
 use super::guide::{Intro, TryThis};
 use super::images::ImageGrid;
 use super::model_input::{ModelBadge, SubsetChoice};
-use super::results::{Details, Numbers};
+use super::inside_view::LookInside;
+use super::results::Numbers;
 use super::state::Phase;
 use super::store::Store;
 use super::text;
@@ -123,7 +125,8 @@ fn Workbench(model: LoadedModel) -> impl IntoView {
                 <Controls />
                 <div class="output">
                     <PaperFigure />
-                    <Details model />
+                    <Compare model />
+                    <LookInside model />
                     <ImageGrid model />
                 </div>
             </div>

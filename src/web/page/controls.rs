@@ -39,6 +39,7 @@ fn LayerControl(index: usize) -> impl IntoView {
         Some(d) => d.kind.describe_amount(d.amount),
         None => "intact".to_string(),
     };
+    let short = move || super::text::amount_short(damage.get());
     let on_kind = move |ev| {
         if let Ok(new_kind) = event_target_value(&ev).parse::<Kind>() {
             store.update(|s| s.set_kind(index, new_kind));
@@ -80,7 +81,7 @@ fn LayerControl(index: usize) -> impl IntoView {
             <input type="range" id=slider_id min="0" max="100" step="1"
                 prop:value=move || position.get().to_string()
                 aria-valuetext=describe on:input=on_slide />
-            <output class="amount">{describe}</output>
+            <output class="amount" title=describe>{short}</output>
             <span class="gone" aria-hidden="true">
                 <span class="gone-bar" style:width=move || format!("{:.1}%", gone().unwrap_or(0.0) * 100.0)></span>
             </span>

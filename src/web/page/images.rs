@@ -21,6 +21,17 @@ pub fn ImageGrid(model: StoredValue<LoadedModel>) -> impl IntoView {
     view! { <div class="grid" id="grid">{cards}</div> }
 }
 
+/// Opens "A look inside" at image `index`, scrolled into view.
+fn look_inside(store: Store, index: usize) {
+    store.update(|s| s.selected = Some(index));
+    let section = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("inside"));
+    if let Some(section) = section {
+        section.scroll_into_view();
+    }
+}
+
 /// What one card shows under the current results.
 #[derive(Debug, Clone, PartialEq)]
 struct CardState {
@@ -48,8 +59,8 @@ fn Card(index: usize, file: String, label: Option<usize>) -> impl IntoView {
     view! {
         <figure class="card" class:correct=correct class:wrong=move || !correct() class:changed=changed
             data-file=file.clone() data-changed=move || changed().to_string()>
-            <button class="pick" aria-label=format!("top-5 for {truth}")
-                on:click=move |_| store.update(|s| s.selected = Some(index))>
+            <button class="pick" aria-label=format!("look inside: {truth}")
+                on:click=move |_| look_inside(store, index)>
                 <img src=format!("samples/{file}") alt=truth.clone() loading="lazy" width="112" height="112" />
             </button>
             <figcaption>

@@ -41,6 +41,8 @@ pub fn on_reply(state: &mut PageState, envelope: Envelope, now: f64) -> Vec<Effe
             state.results = None;
             state.charts.clear();
             state.selected = None;
+            state.inside = None;
+            state.pinned_results = None;
             state.file_status = None;
             state.phase = Phase::Ready(model);
             vec![Effect::Send(state.ask(now))]
@@ -50,7 +52,23 @@ pub fn on_reply(state: &mut PageState, envelope: Envelope, now: f64) -> Vec<Effe
             vec![]
         }
         // Whatever a replaced engine computed belongs to another model: dropped.
-        Reply::Results(_) | Reply::Point(_) | Reply::EvalFailed(_) if stale => vec![],
+        Reply::Results(_)
+        | Reply::Point(_)
+        | Reply::Pinned(_)
+        | Reply::Inside(_)
+        | Reply::EvalFailed(_)
+            if stale =>
+        {
+            vec![]
+        }
+        Reply::Pinned(results) => {
+            state.on_pinned(*results);
+            vec![]
+        }
+        Reply::Inside(inside) => {
+            state.inside = Some(*inside);
+            vec![]
+        }
         Reply::Results(results) => {
             on_results(state, *results, now);
             vec![]

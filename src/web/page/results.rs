@@ -1,5 +1,5 @@
 //! The numbers: top-1, top-5 and agreement with their intervals, relative to the intact
-//! model; and the top-5 of the image the user opened.
+//! model; and an image's top-5.
 
 use leptos::prelude::*;
 
@@ -7,7 +7,7 @@ use super::store::Store;
 use super::text::{interval, pct, relative};
 use crate::eval::{Assessment, Interval, Report, labels};
 use crate::share::{self, Page};
-use crate::web::protocol::{LoadedModel, Results};
+use crate::web::protocol::Results;
 
 /// The three headline numbers, once there are results.
 #[component]
@@ -73,34 +73,9 @@ fn Metrics(results: Results, intact: Report) -> impl IntoView {
     }
 }
 
-/// The opened image's top-5 under the current damage.
+/// An image's five best classes as bars, the true class marked.
 #[component]
-pub fn Details(model: StoredValue<LoadedModel>) -> impl IntoView {
-    let store = Store::get();
-    let opened = store.read(|s| {
-        let i = s.selected?;
-        let prediction = s.results.as_ref()?.assessment.report.predictions.get(i)?;
-        Some((i, prediction.top5.clone()))
-    });
-    move || {
-        let (i, top5) = opened.get()?;
-        let (file, label) = model.with_value(|m| (m.files[i].clone(), m.labels[i]));
-        let truth = label.map(labels::name).unwrap_or("unlabelled");
-        Some(view! {
-            <div class="details" id="details" aria-live="polite">
-                <img src=format!("samples/{file}") alt=truth.to_string() width="160" height="160" />
-                <div>
-                    <h3>{format!("true class: {truth}")}</h3>
-                    <TopFive top5 label />
-                    <button on:click=move |_| store.update(|s| s.selected = None)>"Close"</button>
-                </div>
-            </div>
-        })
-    }
-}
-
-#[component]
-fn TopFive(top5: Vec<(usize, f32)>, label: Option<usize>) -> impl IntoView {
+pub fn TopFive(top5: Vec<(usize, f32)>, label: Option<usize>) -> impl IntoView {
     if top5.is_empty() {
         return view! { <p class="bad">"The logits hold NaN or infinity: no prediction."</p> }
             .into_any();

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::eval::Inside;
 use crate::model::Layer;
 use crate::perturb::{Damage, Kind, Preset, Settings};
 use crate::share::{self, BackendChoice, Link, Page};
@@ -67,8 +68,12 @@ pub struct PageState {
     pub latency: Option<f64>,
     /// Why the last evaluation failed.
     pub failure: Option<Failure>,
-    /// The image whose top-5 is open.
+    /// The image "A look inside" shows (the first until one is chosen).
     pub selected: Option<usize>,
+    /// The look inside conv1 the worker drew last (for `selected`, or the image before).
+    pub inside: Option<Inside>,
+    /// The numbers of the pinned settings (`page.pinned`, A), once known.
+    pub pinned_results: Option<Results>,
     pub notices: Vec<String>,
     pub charts: Charts,
     /// Loading of a picked file: progress, or why it was refused.
@@ -103,6 +108,8 @@ impl PageState {
             latency: None,
             failure: None,
             selected: None,
+            inside: None,
+            pinned_results: None,
             notices: link.ignored,
             charts: Charts::new(),
             file_status: None,
@@ -160,6 +167,8 @@ impl PageState {
         self.results = None;
         self.computing = false;
         self.failure = None;
+        self.inside = None;
+        self.pinned_results = None;
         self.charts.clear();
     }
 
@@ -174,7 +183,55 @@ impl PageState {
             settings: self.settings.clone(),
             kinds: self.kinds,
             first: self.last_moved.map(|i| Layer::ALL[i]),
+            inspect: self.inspected(),
+            pinned: self
+                .page
+                .pinned
+                .clone()
+                .filter(|_| self.pinned_numbers().is_none()),
         }
+    }
+
+    /// Pins the numbers on screen as A (they must be the current settings').
+    pub fn pin(&mut self) {
+        if self.results_are_current() {
+            self.page.pinned = Some(self.settings.clone());
+            self.pinned_results = self.results.clone();
+        }
+    }
+
+    pub fn unpin(&mut self) {
+        self.page.pinned = None;
+        self.pinned_results = None;
+    }
+
+    /// The pinned result's numbers, when they are the pinned settings'.
+    pub fn pinned_numbers(&self) -> Option<&Results> {
+        let pinned = self.page.pinned.as_ref()?;
+        self.pinned_results
+            .as_ref()
+            .filter(|r| r.settings() == pinned)
+    }
+
+    /// The pinned settings' numbers arrived from the worker.
+    pub fn on_pinned(&mut self, results: Results) {
+        if self.page.pinned.as_ref() == Some(results.settings()) {
+            self.pinned_results = Some(results);
+        }
+    }
+
+    /// The image the look inside is of.
+    pub fn inspected(&self) -> usize {
+        self.selected.unwrap_or(0)
+    }
+
+    /// Whether the look inside on screen shows conv1 as the settings have it, for the
+    /// inspected image (else the worker is drawing the new one).
+    pub fn inside_is_current(&self) -> bool {
+        self.inside.as_ref().is_some_and(|inside| {
+            let conv1 = |s: &Settings| crate::eval::session::states(s)[0];
+            inside.image == self.inspected() && conv1(&inside.settings) == conv1(&self.settings)
+        })
     }
 
     pub fn results_are_current(&self) -> bool {

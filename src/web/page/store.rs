@@ -131,14 +131,19 @@ impl Store {
     }
 
     /// Every change of the settings: mirror it in the URL (no history entry per move) and
-    /// ask for it. A change of a kind asks too: the charts follow the kinds.
+    /// ask for it. A change of a kind asks too (the charts follow the kinds), and so do
+    /// the choice of the image to look inside and a pin (which the link holds).
     fn mirror_in_url(self) {
         let settings = self.read(|s| s.settings.clone());
         let kinds = self.read(|s| s.kinds);
+        let inspected = self.read(PageState::inspected);
+        let pinned = self.read(|s| s.page.pinned.clone());
         Effect::new(move |_| {
             // Read, not only tracked: a memo computes (and so notifies) only when read.
             settings.with(|_| ());
             kinds.with(|_| ());
+            inspected.with(|_| ());
+            pinned.with(|_| ());
             let query = self.peek(PageState::query);
             if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
                 let _ =

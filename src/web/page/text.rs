@@ -185,3 +185,39 @@ pub fn guess(top: Option<(usize, f32)>) -> String {
         None => "no answer (NaN)".into(),
     }
 }
+
+/// Settings in words, e.g. "conv1: 50% of weights removed; seed 3", or "intact".
+pub fn damage_summary(settings: &crate::perturb::Settings) -> String {
+    if settings.layers.is_empty() {
+        return "intact".into();
+    }
+    let layers: Vec<String> = settings
+        .layers
+        .iter()
+        .map(|(layer, d)| format!("{}: {}", layer.name(), d.kind.describe_amount(d.amount)))
+        .collect();
+    format!("{}; seed {}", layers.join(", "), settings.seed)
+}
+
+/// A layer's damage in a few words, for its block (the slider's full description is in
+/// its title and `aria-valuetext`): e.g. "50% removed", "noise 0.50×std", "intact".
+pub fn amount_short(damage: Option<Damage>) -> String {
+    let Some(d) = damage else {
+        return "intact".into();
+    };
+    let pct = |v: f64| {
+        let v = v * 100.0;
+        if (v - v.round()).abs() < 1e-9 {
+            format!("{v:.0}%")
+        } else {
+            format!("{v:.2}%")
+        }
+    };
+    match d.kind {
+        Kind::Drop => format!("{} removed", pct(d.amount)),
+        Kind::Prune => format!("{} smallest gone", pct(d.amount)),
+        Kind::Units => format!("{} of units gone", pct(d.amount)),
+        Kind::Noise => format!("noise {:.2}×std", d.amount),
+        Kind::Bitflip => format!("{} of bits flipped", pct(d.amount)),
+    }
+}

@@ -17,7 +17,7 @@ pub mod memory;
 
 use serde::{Deserialize, Serialize};
 
-use crate::eval::{Assessment, Interval, Report};
+use crate::eval::{Assessment, Inside, Interval, Report};
 use crate::model::{Layer, ModelInfo};
 use crate::perturb::{Kind, Settings};
 use crate::share::BackendChoice;
@@ -55,6 +55,12 @@ pub enum Request {
         kinds: [Kind; 8],
         /// The layer the visitor moved last: its chart fills in first.
         first: Option<Layer>,
+        /// The image whose conv1 feature maps "A look inside" shows (with conv1's
+        /// filters): drawn after the numbers, before the chart points.
+        inspect: usize,
+        /// A pinned result (A) the page has no numbers for: evaluated after the settings,
+        /// without moving the session, and answered by [`Reply::Pinned`].
+        pinned: Option<Settings>,
     },
     /// Remove every weight file this browser keeps for the site (Cache Storage); the
     /// model on screen stays loaded. Answered by [`Reply::Forgotten`].
@@ -197,6 +203,10 @@ pub enum Reply {
     LoadFailed(Failure),
     Results(Box<Results>),
     Point(ChartPoint),
+    /// The numbers of the pinned settings (see `Request::Evaluate`).
+    Pinned(Box<Results>),
+    /// conv1's filters and the inspected image's feature maps (see `Request::Evaluate`).
+    Inside(Box<Inside>),
     /// An evaluation failed; the model stays loaded.
     EvalFailed(Failure),
     /// More than [`ASK_ABOVE_BYTES`] would be downloaded: nothing starts until the page

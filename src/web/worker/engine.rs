@@ -2,7 +2,7 @@
 
 use burn::prelude::Device;
 
-use crate::eval::{Purpose, SampleSet, Session};
+use crate::eval::{Inside, Purpose, SampleSet, Session};
 use crate::model::{Layer, ModelInfo, Weights};
 use crate::perturb::Settings;
 use crate::web::protocol::clock::{breathe, now_ms};
@@ -105,6 +105,17 @@ impl Engine {
             ms: now_ms() - start,
             worker_memory: memory::wasm_bytes(),
         }))
+    }
+}
+
+impl Engine {
+    /// conv1's filters under `settings` and image `image`'s conv1 feature maps, intact and
+    /// damaged (see `Session::look_inside`).
+    pub async fn look_inside(&self, settings: &Settings, image: usize) -> Result<Inside, Failure> {
+        self.session
+            .look_inside(settings, image)
+            .await
+            .map_err(|e| engine_failure(self.placement.on_gpu, e))
     }
 }
 

@@ -118,8 +118,12 @@ fn handle(request: Request, beside: Option<JsValue>) {
             settings,
             kinds,
             first,
+            inspect,
+            pinned,
         } => {
-            STATE.with_borrow_mut(|s| s.scheduler.want(settings, kinds, first));
+            STATE.with_borrow_mut(|s| {
+                s.scheduler.want(settings, kinds, first, inspect, pinned);
+            });
             kick();
         }
     }
@@ -222,15 +226,24 @@ async fn work() {
         let Some((job, ticket, mut engine)) = next else {
             break;
         };
-        let purpose = match job {
-            Job::Show(_) => Purpose::Show,
-            Job::Chart(_) => Purpose::Probe,
-        };
         let still_wanted =
             || STATE.with_borrow(|s| s.scheduler.is_current(ticket) && s.pending.is_none());
-        let outcome = engine
-            .evaluate(&job.settings(), purpose, still_wanted)
-            .await;
+        let outcome = match &job {
+            Job::Show(_) | Job::Pinned(_) | Job::Chart(_) => {
+                let purpose = if matches!(job, Job::Show(_)) {
+                    Purpose::Show
+                } else {
+                    Purpose::Probe
+                };
+                let settings = job.settings();
+                let outcome = engine.evaluate(&settings, purpose, still_wanted).await;
+                outcome.map(|r| r.map(|results| Done::Results(Box::new(results))))
+            }
+            Job::Inside((_, image)) => {
+                let inside = engine.look_inside(&job.settings(), *image).await;
+                inside.map(|inside| Some(Done::Inside(Box::new(inside))))
+            }
+        };
         let publish = match outcome {
             Ok(None) => false,
             Ok(Some(_)) | Err(_) => STATE.with_borrow_mut(|s| s.scheduler.done(&job, ticket)),
@@ -254,17 +267,21 @@ async fn work() {
     STATE.with_borrow_mut(|s| s.running = false);
 }
 
+/// What a finished job found.
+enum Done {
+    Results(Box<crate::web::protocol::Results>),
+    Inside(Box<crate::eval::Inside>),
+}
+
 /// Sends what a finished job found.
-fn reply_for(
-    job: Job,
-    generation: u64,
-    outcome: Result<Option<crate::web::protocol::Results>, Failure>,
-) {
+fn reply_for(job: Job, generation: u64, outcome: Result<Option<Done>, Failure>) {
     let reply = match (job, outcome) {
         (_, Ok(None)) => return,
-        (Job::Show(_), Ok(Some(results))) => Reply::Results(Box::new(results)),
+        (_, Ok(Some(Done::Inside(inside)))) => Reply::Inside(inside),
+        (Job::Show(_), Ok(Some(Done::Results(results)))) => Reply::Results(results),
         (Job::Show(_), Err(failure)) => Reply::EvalFailed(failure),
-        (Job::Chart((layer, kind, seed, position)), Ok(Some(results))) => {
+        (Job::Pinned(_), Ok(Some(Done::Results(results)))) => Reply::Pinned(results),
+        (Job::Chart((layer, kind, seed, position)), Ok(Some(Done::Results(results)))) => {
             let comparison = &results.assessment.comparison;
             Reply::Point(ChartPoint {
                 layer,
@@ -276,10 +293,17 @@ fn reply_for(
                 agreement: comparison.agreement,
             })
         }
+        (Job::Inside(_), Ok(Some(Done::Results(_)))) => unreachable!("a look inside draws"),
         // The GPU failing is news whatever it was computing.
-        (Job::Chart(_), Err(failure @ Failure::Gpu(_))) => Reply::EvalFailed(failure),
-        // Charts are extras: the point stays missing, and the page says why.
+        (_, Err(failure @ Failure::Gpu(_))) => Reply::EvalFailed(failure),
+        // Charts and pictures are extras: they stay missing, and the page says why.
         (Job::Chart(_), Err(failure)) => Reply::Notice(format!("A chart point failed: {failure}")),
+        (Job::Pinned(_), Err(failure)) => {
+            Reply::Notice(format!("The pinned result could not be computed: {failure}"))
+        }
+        (Job::Inside(_), Err(failure)) => {
+            Reply::Notice(format!("The look inside conv1 failed: {failure}"))
+        }
     };
     post_as(generation, reply);
 }

@@ -1,9 +1,11 @@
 //! What the worker does next, as plain data: the page's newest settings first (older ones
-//! are dropped, and running work goes stale as soon as newer settings arrive), then, when
-//! idle, the points of the per-layer charts. No JavaScript here: tested natively.
+//! are dropped, and running work goes stale as soon as newer settings arrive), then the
+//! look inside conv1 when conv1 or the inspected image changed, then, when idle, the
+//! points of the per-layer charts. No JavaScript here: tested natively.
 
 use std::collections::BTreeSet;
 
+use crate::eval::session::{LayerState, states};
 use crate::model::Layer;
 use crate::perturb::{Damage, Kind, Settings};
 use crate::web::protocol::CHART_POSITIONS;
@@ -11,11 +13,18 @@ use crate::web::protocol::CHART_POSITIONS;
 /// One chart point: a layer, the damage kind, the seed, and the slider position.
 pub type ChartKey = (Layer, Kind, u64, u32);
 
+/// What a look inside draws: conv1's state and the inspected image.
+pub type InsideKey = (LayerState, usize);
+
 /// A unit of work.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Job {
     /// The page's settings.
     Show(Settings),
+    /// The pinned settings' numbers (the session stays at the page's settings).
+    Pinned(Settings),
+    /// conv1's filters and an image's conv1 feature maps.
+    Inside(InsideKey),
     /// One chart point: only this layer damaged.
     Chart(ChartKey),
 }
@@ -24,7 +33,15 @@ impl Job {
     /// The settings this job evaluates.
     pub fn settings(&self) -> Settings {
         match self {
-            Job::Show(settings) => settings.clone(),
+            Job::Show(settings) | Job::Pinned(settings) => settings.clone(),
+            Job::Inside((conv1, _)) => {
+                let mut settings = Settings::default();
+                if let Some((damage, seed)) = conv1 {
+                    settings.seed = *seed;
+                    settings.layers.insert(Layer::Conv1, *damage);
+                }
+                settings
+            }
             Job::Chart((layer, kind, seed, position)) => {
                 let mut settings = Settings {
                     seed: *seed,
@@ -59,16 +76,33 @@ pub struct Scheduler {
     version: u64,
     /// The generation of the engine in use (0 before the first).
     generation: u64,
+    /// The image the page inspects.
+    inspect: usize,
+    /// Pinned settings the page has no numbers for, and the last ones sent.
+    pinned: Option<Settings>,
+    pinned_sent: Option<Settings>,
     /// The settings whose results were sent last (for the current engine).
     shown: Option<Settings>,
+    /// What the look inside sent last showed (for the current engine).
+    inspected: Option<InsideKey>,
     charted: BTreeSet<ChartKey>,
 }
 
 impl Scheduler {
-    /// The page wants `settings` now, and charts of `kinds`, `first`'s before the others.
-    pub fn want(&mut self, settings: Settings, kinds: [Kind; 8], first: Option<Layer>) {
+    /// The page wants `settings` now, the numbers of `pinned` (when it has none), a look
+    /// inside at image `inspect`, and charts of `kinds`, `first`'s before the others.
+    pub fn want(
+        &mut self,
+        settings: Settings,
+        kinds: [Kind; 8],
+        first: Option<Layer>,
+        inspect: usize,
+        pinned: Option<Settings>,
+    ) {
         self.wanted = Some((settings, kinds));
         self.first = first;
+        self.inspect = inspect;
+        self.pinned = pinned;
         self.version += 1;
     }
 
@@ -77,13 +111,16 @@ impl Scheduler {
     pub fn engine_replaced(&mut self, generation: u64) {
         self.generation = generation;
         self.shown = None;
+        self.inspected = None;
+        self.pinned_sent = None;
         self.charted.clear();
         self.version += 1;
     }
 
-    /// The next job: the wanted settings unless they are on screen, else the first chart
-    /// point still missing: the `first` layer's, then fc8's and down (the dense layers are
-    /// the quickest to re-run).
+    /// The next job: the wanted settings unless they are on screen, else the pinned ones
+    /// unless sent, else the look inside unless it shows them, else the first chart point
+    /// still missing: the `first` layer's, then fc8's and down (the dense layers are the
+    /// quickest to re-run).
     pub fn next(&self) -> Option<(Job, Ticket)> {
         let (settings, kinds) = self.wanted.as_ref()?;
         let ticket = Ticket {
@@ -92,6 +129,15 @@ impl Scheduler {
         };
         if self.shown.as_ref() != Some(settings) {
             return Some((Job::Show(settings.clone()), ticket));
+        }
+        if let Some(pinned) = &self.pinned
+            && self.pinned_sent.as_ref() != Some(pinned)
+        {
+            return Some((Job::Pinned(pinned.clone()), ticket));
+        }
+        let inside = (states(settings)[0], self.inspect);
+        if self.inspected != Some(inside) {
+            return Some((Job::Inside(inside), ticket));
         }
         let order = self
             .first
@@ -122,6 +168,8 @@ impl Scheduler {
         }
         match job {
             Job::Show(settings) => self.shown = Some(settings.clone()),
+            Job::Pinned(settings) => self.pinned_sent = Some(settings.clone()),
+            Job::Inside(key) => self.inspected = Some(*key),
             Job::Chart(key) => {
                 self.charted.insert(*key);
             }
