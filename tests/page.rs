@@ -1057,9 +1057,14 @@ async fn the_page_teaches_and_keeps_its_numbers_in_view_at_desktop_and_phone_wid
     inside_current(&browser).await;
     scroll_into_view(&browser, "inside").await;
     browser.screenshot("phone-inside").await;
+    // Centred, as a visitor scrolls it: the numbers, sticky at the top, cover what is
+    // under them.
+    let centre = "document.getElementById('pin').scrollIntoView({block: 'center'})";
+    browser.client.execute(centre, vec![]).await.unwrap();
     browser.click("#pin").await;
     page_up(&browser, "#slider-fc7").await;
-    scroll_into_view(&browser, "compare").await;
+    let centre = "document.getElementById('compare').scrollIntoView({block: 'center'})";
+    browser.client.execute(centre, vec![]).await.unwrap();
     browser.screenshot("phone-compare").await;
     browser.client.set_window_size(1280, 800).await.unwrap();
     browser.client.close().await.unwrap();
