@@ -6,6 +6,17 @@ pub fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
+/// A fraction as a percentage, whole when it is one (`70%`), else with two decimals
+/// (`0.10%`): how amounts of damage are said.
+pub fn percent(fraction: f64) -> String {
+    let v = fraction * 100.0;
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{v:.0}%")
+    } else {
+        format!("{v:.2}%")
+    }
+}
+
 /// At most `max_chars` characters of `text`; when it was longer, the first `max_chars`
 /// followed by `…`, so a cut is visible.
 pub fn shorten(text: &str, max_chars: usize) -> String {

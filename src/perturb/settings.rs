@@ -87,14 +87,7 @@ impl Kind {
 
     /// The amount in words, e.g. `70% of weights`, `0.5 x std`, `0.1% of bits`.
     pub fn describe_amount(self, amount: f64) -> String {
-        let pct = |v: f64| {
-            let v = v * 100.0;
-            if (v - v.round()).abs() < 1e-9 {
-                format!("{v:.0}%")
-            } else {
-                format!("{v:.2}%")
-            }
-        };
+        let pct = crate::text::percent;
         match self {
             Kind::Drop => format!("{} of weights removed", pct(amount)),
             Kind::Prune => format!("{} smallest weights removed", pct(amount)),

@@ -38,22 +38,10 @@ pub fn LookInside(model: StoredValue<LoadedModel>) -> impl IntoView {
             view! {
                 <div class="inside-pictures" data-settings=settings data-image=inside.image.to_string()
                     data-filter-scale=inside.filter_scale.to_string()>
-                    <h3>"conv1's filters"</h3>
-                    <div class="pair">
-                        <Shown picture=inside.filters_intact id="filters-intact" caption="intact" />
-                        <Shown picture=inside.filters id="filters-now" caption="as damaged" />
-                    </div>
-                    <p class="inside-note">
-                        "Each tile is one filter: its 11\u{d7}11 weights on the red, green and blue channels of the image. Grey is zero, so removed and pruned weights turn grey, noise speckles, a knocked-out filter is a plain grey tile, and magenta marks a weight that is no longer a number (a flipped bit)."
-                    </p>
-                    <h3>"What conv1 makes of the image"</h3>
-                    <div class="pair">
-                        <Shown picture=inside.maps_intact id="maps-intact" caption="intact" />
-                        <Shown picture=inside.maps id="maps-now" caption="as damaged" />
-                    </div>
-                    <p class="inside-note">
-                        "One map per filter, after ReLU: bright where the filter responds. Both on the intact map's scale, so a darker map lost its response and magenta is NaN."
-                    </p>
+                    <Pair title="conv1's filters" id="filters" intact=inside.filters_intact damaged=inside.filters
+                        note="Each tile is one filter: its 11\u{d7}11 weights on the red, green and blue channels of the image. Grey is zero, so removed and pruned weights turn grey, noise speckles, a knocked-out filter is a plain grey tile, and magenta marks a weight that is no longer a number (a flipped bit)." />
+                    <Pair title="What conv1 makes of the image" id="maps" intact=inside.maps_intact damaged=inside.maps
+                        note="One map per filter, after ReLU: bright where the filter responds. Both on the intact map's scale, so a darker map lost its response and magenta is NaN." />
                 </div>
             }
         })
@@ -101,10 +89,29 @@ pub fn LookInside(model: StoredValue<LoadedModel>) -> impl IntoView {
     }
 }
 
+/// An intact picture beside its damaged one (`#{id}-intact`, `#{id}-now`), and what they show.
+#[component]
+fn Pair(
+    title: &'static str,
+    id: &'static str,
+    intact: Picture,
+    damaged: Picture,
+    note: &'static str,
+) -> impl IntoView {
+    view! {
+        <h3>{title}</h3>
+        <div class="pair">
+            <Shown picture=intact id=format!("{id}-intact") caption="intact" />
+            <Shown picture=damaged id=format!("{id}-now") caption="as damaged" />
+        </div>
+        <p class="inside-note">{note}</p>
+    }
+}
+
 /// A picture from the worker, shown pixel for pixel (scaled up by the style sheet), with
 /// its grid for scripts that read it back.
 #[component]
-fn Shown(picture: Picture, id: &'static str, caption: &'static str) -> impl IntoView {
+fn Shown(picture: Picture, id: String, caption: &'static str) -> impl IntoView {
     let url = png_url(&picture.png);
     let revoke = url.clone();
     on_cleanup(move || {

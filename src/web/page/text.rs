@@ -205,14 +205,7 @@ pub fn amount_short(damage: Option<Damage>) -> String {
     let Some(d) = damage else {
         return "intact".into();
     };
-    let pct = |v: f64| {
-        let v = v * 100.0;
-        if (v - v.round()).abs() < 1e-9 {
-            format!("{v:.0}%")
-        } else {
-            format!("{v:.2}%")
-        }
-    };
+    let pct = crate::text::percent;
     match d.kind {
         Kind::Drop => format!("{} removed", pct(d.amount)),
         Kind::Prune => format!("{} smallest gone", pct(d.amount)),
