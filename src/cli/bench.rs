@@ -1,8 +1,12 @@
 //! `lesion bench`: the engine's speed. First one figure to compare between machines, the
 //! whole pipeline's images per second; then ratios against references measured in the
-//! same run on the same machine (never against numbers from elsewhere).
+//! same run on the same machine (never against numbers from elsewhere). The pipeline's
+//! first reference is PyTorch's, when a Python with torch and torchvision is at hand
+//! ([`torch`]).
 
-use std::path::PathBuf;
+mod torch;
+
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -11,6 +15,8 @@ use burn::tensor::{Distribution, TensorData};
 use clap::Args;
 
 use super::{DeviceChoice, samples, source};
+use crate::eval::listing::ImageList;
+use crate::eval::run::BATCH;
 use crate::eval::stream::Evaluator;
 use crate::eval::{SampleSet, Session, evaluate};
 use crate::model::{Activation, AlexNet, Architecture, Layer, Weights, synthetic};
@@ -30,6 +36,13 @@ pub struct BenchArgs {
     /// Repetitions of each measurement (the median is reported).
     #[arg(long, default_value = "3")]
     repeat: usize,
+    /// Python with torch and torchvision, for PyTorch's pipeline on the same images
+    /// (default: target/torch-venv/bin/python when it exists; `./dev bench-torch` makes it).
+    #[arg(long, value_name = "PYTHON", conflicts_with = "no_torch")]
+    torch: Option<PathBuf>,
+    /// Leave out the PyTorch comparison.
+    #[arg(long)]
+    no_torch: bool,
 }
 
 /// Median wall time of `f` over `repeat` runs.
@@ -47,6 +60,14 @@ fn median(repeat: usize, mut f: impl FnMut()) -> Duration {
     }
     times.sort();
     times[times.len() / 2]
+}
+
+/// A file's name, for a line of output.
+fn path_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
 }
 
 fn ms(d: Duration) -> String {
@@ -79,7 +100,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         device,
         repeat: args.repeat,
     };
-    bench.pipeline(&weights, &args)?;
+    let (images, rate) = bench.pipeline(&weights, &args)?;
+    bench.torch_pipeline(&images, rate, &weights, &args)?;
     let (full, gflops) = bench.full_evaluation(&weights)?;
     let session = bench.incremental(weights, full)?;
     bench.damage_against_copy(&session.weights());
@@ -89,8 +111,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 
 impl Bench {
     /// 0. The whole pipeline as `eval` runs it: every image read, decoded, preprocessed and
-    ///    put through the intact model, streaming, nothing kept. One line, in images/s.
-    fn pipeline(&self, weights: &Weights, args: &BenchArgs) -> anyhow::Result<()> {
+    ///    put through the intact model, streaming, nothing kept. One line, in images/s;
+    ///    returns the images and the rate.
+    fn pipeline(&self, weights: &Weights, args: &BenchArgs) -> anyhow::Result<(ImageList, f64)> {
         let images = samples::scan(&args.samples, args.strict)?;
         let mut failed = None;
         let mut run = || {
@@ -110,11 +133,70 @@ impl Bench {
         }
         times.sort();
         let t = times[times.len() / 2];
+        let rate = images.len() as f64 / t.as_secs_f64();
         println!(
-            "pipeline:               {:.1} images/s  ({} images in {}: read, decode, preprocess and AlexNet, streaming)",
-            images.len() as f64 / t.as_secs_f64(),
+            "pipeline:               {rate:.1} images/s  ({} images in {}: read, decode, preprocess and AlexNet, streaming)",
             images.len(),
             ms(t)
+        );
+        Ok((images, rate))
+    }
+
+    /// 0b. PyTorch's pipeline on the same images (torchvision's ImageFolder, a DataLoader
+    ///     with a worker per core, `alexnet()` on as many threads, argmax), timed the same
+    ///     way, against lesion's `rate`. A line saying why when it is not measured; an
+    ///     error when the Python given or found fails.
+    fn torch_pipeline(
+        &self,
+        images: &ImageList,
+        rate: f64,
+        weights: &Weights,
+        args: &BenchArgs,
+    ) -> anyhow::Result<()> {
+        const LABEL: &str = "pytorch pipeline:      ";
+        let python = match torch::python(args.torch.as_deref(), args.no_torch) {
+            Ok(python) => python,
+            Err(why) => {
+                println!("{LABEL} {why}");
+                return Ok(());
+            }
+        };
+        if args.device != DeviceChoice::Cpu {
+            println!("{LABEL} not measured: it runs on the CPU (compare with --device cpu)");
+            return Ok(());
+        }
+        let file = match torch::weights_file(args.weights.as_deref(), weights) {
+            Ok(file) => file,
+            Err(why) => {
+                println!("{LABEL} {why}");
+                return Ok(());
+            }
+        };
+        let cores = rayon::current_num_threads();
+        let run = torch::run(
+            &python,
+            images,
+            &args.samples,
+            file.as_deref(),
+            BATCH,
+            cores,
+            self.repeat,
+        )
+        .context("the PyTorch comparison")?;
+        let weights = match &file {
+            Some(path) => path_name(path),
+            None => "random weights".into(),
+        };
+        println!(
+            "{LABEL} {:.1} images/s  ({} images in {}: torch {}, ImageFolder + DataLoader with {} workers, {} threads, batch {}, {weights}; lesion / this = {:.2}x)",
+            run.images_per_s,
+            run.images,
+            ms(Duration::from_secs_f64(run.seconds)),
+            run.torch,
+            run.workers,
+            run.threads,
+            run.batch,
+            rate / run.images_per_s
         );
         Ok(())
     }
