@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use burn::prelude::*;
+use burn::tensor::activation::relu;
 use burn::tensor::{Distribution, TensorData};
 use clap::Args;
 
@@ -19,7 +20,7 @@ use crate::eval::listing::ImageList;
 use crate::eval::run::BATCH;
 use crate::eval::stream::Evaluator;
 use crate::eval::{SampleSet, Session, evaluate};
-use crate::model::{Activation, AlexNet, Architecture, Layer, Weights, synthetic};
+use crate::model::{Activation, AlexNet, Architecture, Layer, Weights, conv_relu, synthetic};
 use crate::perturb::{Damage, Kind, Settings, damaged_layer};
 
 #[derive(Args, Debug)]
@@ -43,6 +44,10 @@ pub struct BenchArgs {
     /// Leave out the PyTorch comparison.
     #[arg(long)]
     no_torch: bool,
+    /// Stop after the pipeline's images per second (lesion's, then PyTorch's): the quick
+    /// comparison of a machine, without the engine's parts.
+    #[arg(long)]
+    pipeline_only: bool,
 }
 
 /// Median wall time of `f` over `repeat` runs.
@@ -87,12 +92,17 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         Some(path) => source::open(path)?,
         None => synthetic::full_size(),
     };
-    let samples = samples::load(&args.samples, args.strict)
-        .with_context(|| format!("bench needs the sample images ({})", args.samples.display()))?
-        .set;
     let device = args.device.init()?;
     println!("model:   {}", weights.info().describe());
     println!("device:  {}", args.device.name());
+    let (images, rate) = pipeline(&weights, &args, &device)?;
+    torch_pipeline(&images, rate, &weights, &args)?;
+    if args.pipeline_only {
+        return Ok(());
+    }
+    let samples = samples::load(&args.samples, args.strict)
+        .with_context(|| format!("bench needs the sample images ({})", args.samples.display()))?
+        .set;
     println!("images:  {} from {}", samples.len(), args.samples.display());
     let bench = Bench {
         arch: weights.architecture(),
@@ -100,107 +110,107 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         device,
         repeat: args.repeat,
     };
-    let (images, rate) = bench.pipeline(&weights, &args)?;
-    bench.torch_pipeline(&images, rate, &weights, &args)?;
     let (full, gflops) = bench.full_evaluation(&weights)?;
+    bench.convolutions(&weights)?;
     let session = bench.incremental(weights, full)?;
     bench.damage_against_copy(&session.weights());
     bench.matmuls(gflops);
     Ok(())
 }
 
-impl Bench {
-    /// 0. The whole pipeline as `eval` runs it: every image read, decoded, preprocessed and
-    ///    put through the intact model, streaming, nothing kept. One line, in images/s;
-    ///    returns the images and the rate.
-    fn pipeline(&self, weights: &Weights, args: &BenchArgs) -> anyhow::Result<(ImageList, f64)> {
-        let images = samples::scan(&args.samples, args.strict)?;
-        let mut failed = None;
-        let mut run = || {
-            let copy = weights.clone();
-            let start = Instant::now();
-            let done = Evaluator::new(copy, &images, self.device.clone(), 0, |_, _| {}, None);
-            let took = start.elapsed();
-            if let Err(e) = done {
-                failed.get_or_insert(e);
-            }
-            took
-        };
-        run(); // warm-up
-        let mut times: Vec<Duration> = (0..self.repeat.max(1)).map(|_| run()).collect();
-        if let Some(e) = failed {
-            return Err(e.into());
+/// 0. The whole pipeline as `eval` runs it: every image read, decoded, preprocessed and
+///    put through the intact model, streaming, nothing kept. One line, in images/s;
+///    returns the images and the rate.
+fn pipeline(
+    weights: &Weights,
+    args: &BenchArgs,
+    device: &Device,
+) -> anyhow::Result<(ImageList, f64)> {
+    let images = samples::scan(&args.samples, args.strict)?;
+    let mut failed = None;
+    let mut run = || {
+        let copy = weights.clone();
+        let start = Instant::now();
+        let done = Evaluator::new(copy, &images, device.clone(), 0, |_, _| {}, None);
+        let took = start.elapsed();
+        if let Err(e) = done {
+            failed.get_or_insert(e);
         }
-        times.sort();
-        let t = times[times.len() / 2];
-        let rate = images.len() as f64 / t.as_secs_f64();
-        println!(
-            "pipeline:               {rate:.1} images/s  ({} images in {}: read, decode, preprocess and AlexNet, streaming)",
-            images.len(),
-            ms(t)
-        );
-        Ok((images, rate))
+        took
+    };
+    run(); // warm-up
+    let mut times: Vec<Duration> = (0..args.repeat.max(1)).map(|_| run()).collect();
+    if let Some(e) = failed {
+        return Err(e.into());
     }
+    times.sort();
+    let t = times[times.len() / 2];
+    let rate = images.len() as f64 / t.as_secs_f64();
+    println!(
+        "pipeline:               {rate:.1} images/s  ({} images in {}: read, decode, preprocess and AlexNet, streaming)",
+        images.len(),
+        ms(t)
+    );
+    Ok((images, rate))
+}
 
-    /// 0b. PyTorch's pipeline on the same images (torchvision's ImageFolder, a DataLoader
-    ///     with a worker per core, `alexnet()` on as many threads, argmax), timed the same
-    ///     way, against lesion's `rate`. A line saying why when it is not measured; an
-    ///     error when the Python given or found fails.
-    fn torch_pipeline(
-        &self,
-        images: &ImageList,
-        rate: f64,
-        weights: &Weights,
-        args: &BenchArgs,
-    ) -> anyhow::Result<()> {
-        const LABEL: &str = "pytorch pipeline:      ";
-        let python = match torch::python(args.torch.as_deref(), args.no_torch) {
-            Ok(python) => python,
-            Err(why) => {
-                println!("{LABEL} {why}");
-                return Ok(());
-            }
-        };
-        if args.device != DeviceChoice::Cpu {
-            println!("{LABEL} not measured: it runs on the CPU (compare with --device cpu)");
+/// 0b. PyTorch's pipeline on the same images (torchvision's ImageFolder, a DataLoader
+///     with a worker per core, `alexnet()` on as many threads, or on the first CUDA GPU
+///     when lesion runs on a GPU, argmax), timed the same way, against lesion's `rate`. A line saying why when it is not measured; an
+///     error when the Python given or found fails.
+fn torch_pipeline(
+    images: &ImageList,
+    rate: f64,
+    weights: &Weights,
+    args: &BenchArgs,
+) -> anyhow::Result<()> {
+    const LABEL: &str = "pytorch pipeline:      ";
+    let python = match torch::python(args.torch.as_deref(), args.no_torch) {
+        Ok(python) => python,
+        Err(why) => {
+            println!("{LABEL} {why}");
             return Ok(());
         }
-        let file = match torch::weights_file(args.weights.as_deref(), weights) {
-            Ok(file) => file,
-            Err(why) => {
-                println!("{LABEL} {why}");
-                return Ok(());
-            }
-        };
-        let cores = rayon::current_num_threads();
-        let run = torch::run(
-            &python,
-            images,
-            &args.samples,
-            file.as_deref(),
-            BATCH,
-            cores,
-            self.repeat,
-        )
-        .context("the PyTorch comparison")?;
-        let weights = match &file {
-            Some(path) => path_name(path),
-            None => "random weights".into(),
-        };
-        println!(
-            "{LABEL} {:.1} images/s  ({} images in {}: torch {}, ImageFolder + DataLoader with {} workers, {} threads, batch {}, {weights}; lesion / this = {:.2}x)",
-            run.images_per_s,
-            run.images,
-            ms(Duration::from_secs_f64(run.seconds)),
-            run.torch,
-            run.workers,
-            run.threads,
-            run.batch,
-            rate / run.images_per_s
-        );
-        Ok(())
-    }
+    };
+    let file = match torch::weights_file(args.weights.as_deref(), weights) {
+        Ok(file) => file,
+        Err(why) => {
+            println!("{LABEL} {why}");
+            return Ok(());
+        }
+    };
+    let cores = rayon::current_num_threads();
+    let run = torch::run(
+        &python,
+        images,
+        &args.samples,
+        file.as_deref(),
+        BATCH,
+        cores,
+        args.repeat,
+        !args.device.is_cpu(),
+    )
+    .context("the PyTorch comparison")?;
+    let weights = match &file {
+        Some(path) => path_name(path),
+        None => "random weights".into(),
+    };
+    println!(
+        "{LABEL} {:.1} images/s  ({} images in {}: torch {} on {}, ImageFolder + DataLoader with {} workers, {} threads, batch {}, {weights}; lesion / this = {:.2}x)",
+        run.images_per_s,
+        run.images,
+        ms(Duration::from_secs_f64(run.seconds)),
+        run.torch,
+        run.device,
+        run.workers,
+        run.threads,
+        run.batch,
+        rate / run.images_per_s
+    );
+    Ok(())
+}
 
+impl Bench {
     /// 1. Full evaluation: build nothing, just run the intact model over every image; then
     ///    where a change to fc6 spends its time. Returns the time and its GFLOP/s.
     fn full_evaluation(&self, weights: &Weights) -> anyhow::Result<(Duration, f64)> {
@@ -219,6 +229,56 @@ impl Bench {
         );
         self.fc6_parts(weights, &mut model);
         Ok((full, gflops))
+    }
+
+    /// 1b. Every convolution and its ReLU on this many random images of its input's size:
+    ///     the engine's ([`conv_relu`]: on the CPU its own im2col and one product per
+    ///     image) against Burn's `Conv2d::forward`, with the largest difference between
+    ///     them.
+    fn convolutions(&self, weights: &Weights) -> anyhow::Result<()> {
+        let (n, device) = (self.samples.len(), &self.device);
+        let model = AlexNet::from_weights(weights, device)?;
+        let mut x = Activation::Maps(Tensor::<4>::random(
+            [n, 3, 224, 224],
+            Distribution::Default,
+            device,
+        ));
+        let read = |y: Tensor<4>| -> Vec<f32> {
+            pollster::block_on(y.into_data_async())
+                .expect("reads back")
+                .try_to_vec()
+                .expect("f32")
+        };
+        for layer in Layer::CONV {
+            let Activation::Maps(input) = x.clone() else {
+                unreachable!("convolutions receive maps")
+            };
+            let conv = AlexNet::conv_alone(
+                layer,
+                weights.weight(layer).clone(),
+                weights.bias(layer).clone(),
+                device,
+            );
+            let burn_conv = || relu(conv.forward(input.clone()));
+            let ours = || conv_relu(&conv, input.clone());
+            let (a, b) = (read(burn_conv()), read(ours()));
+            let diff = a
+                .iter()
+                .zip(&b)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            let t_burn = median(self.repeat, || drop(read(burn_conv())));
+            let t_ours = median(self.repeat, || drop(read(ours())));
+            println!(
+                "{:<5} on {n} images: burn's {}, the engine's {}  (burn / engine = {:.2}x, largest difference {diff:.1e})",
+                layer.name(),
+                ms(t_burn),
+                ms(t_ours),
+                t_burn.as_secs_f64() / t_ours.as_secs_f64()
+            );
+            x = model.stage(layer, x);
+        }
+        Ok(())
     }
 
     /// Where a change to fc6 spends its time: damaging it on the host, handing it to the

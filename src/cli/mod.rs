@@ -79,6 +79,11 @@ impl DeviceChoice {
             DeviceChoice::Wgpu => "wgpu",
         }
     }
+
+    /// Whether this runs on the CPU (the others are GPUs).
+    pub fn is_cpu(self) -> bool {
+        self == DeviceChoice::Cpu
+    }
 }
 
 /// Default folder for installed weights, relative to the working directory.

@@ -147,7 +147,7 @@ impl AlexNet {
     /// after fc6 and fc7. fc8 gives the logits.
     pub fn stage(&self, layer: Layer, x: Activation) -> Activation {
         let conv = |conv: &Conv2d, x: Activation, pool: bool| {
-            let y = self.relu.forward(conv.forward(x.maps()));
+            let y = conv_relu(conv, x.maps());
             if pool { self.pool.forward(y) } else { y }
         };
         match layer {
@@ -185,6 +185,13 @@ impl AlexNet {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         self.dense(self.features(x))
     }
+}
+
+/// A convolution and the ReLU after it: on the CPU backend [`super::conv`]'s, elsewhere
+/// Burn's.
+pub fn conv_relu(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    super::conv::conv_relu_cpu(conv, x)
+        .unwrap_or_else(|x| burn::tensor::activation::relu(conv.forward(x)))
 }
 
 fn set_conv(conv: &mut Conv2d, weight: HostTensor, bias: HostTensor, device: &Device) {

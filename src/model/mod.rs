@@ -5,6 +5,7 @@
 
 mod alexnet;
 mod architecture;
+mod conv;
 mod layer;
 pub mod manifest;
 pub mod name;
@@ -15,7 +16,7 @@ pub mod pth;
 pub mod synthetic;
 pub mod weights;
 
-pub use alexnet::{Activation, AlexNet};
+pub use alexnet::{Activation, AlexNet, conv_relu};
 pub use architecture::Architecture;
 pub use layer::Layer;
 pub use weights::{HostTensor, ModelInfo, ModelKind, Weights};

@@ -1,5 +1,5 @@
 //! The PyTorch reference for `lesion bench`'s pipeline figure: `bench/torch_pipeline.py`
-//! (torchvision's ImageFolder + DataLoader + `alexnet()`, on the CPU) run by a Python that
+//! (torchvision's ImageFolder + DataLoader + `alexnet()`, on the CPU or a CUDA GPU) run by a Python that
 //! has torch and torchvision, on the images the lesion pipeline just read, with the same
 //! weights file when it is a torchvision `.pth`.
 //!
@@ -36,6 +36,13 @@ pub struct TorchRun {
     pub threads: usize,
     pub workers: usize,
     pub batch: usize,
+    /// "cpu", or the CUDA GPU's name.
+    #[serde(default = "cpu")]
+    pub device: String,
+}
+
+fn cpu() -> String {
+    "cpu".into()
 }
 
 /// Which Python to run, or why none is run (a line to print).
@@ -105,7 +112,9 @@ pub fn image_folder(images: &ImageList, root: &Path, dir: &Path) -> anyhow::Resu
 }
 
 /// Runs the script with `python` on `images`: batches of `batch`, `cores` DataLoader
-/// workers and torch threads, `repeat` timed passes after a warm-up.
+/// workers and torch threads, `repeat` timed passes after a warm-up, the model on the
+/// first CUDA GPU when `gpu` (and torch has one).
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     python: &Path,
     images: &ImageList,
@@ -114,6 +123,7 @@ pub fn run(
     batch: usize,
     cores: usize,
     repeat: usize,
+    gpu: bool,
 ) -> anyhow::Result<TorchRun> {
     let tmp = tempfile::tempdir().context("cannot make a temporary folder")?;
     let folder = tmp.path().join("images");
@@ -127,7 +137,8 @@ pub fn run(
         .args(["--batch", &batch.to_string()])
         .args(["--workers", &cores.to_string()])
         .args(["--threads", &cores.to_string()])
-        .args(["--repeat", &repeat.max(1).to_string()]);
+        .args(["--repeat", &repeat.max(1).to_string()])
+        .args(["--device", if gpu { "cuda" } else { "cpu" }]);
     if let Some(weights) = weights {
         command.arg("--weights").arg(weights);
     }
@@ -195,6 +206,10 @@ mod tests {
         .unwrap();
         assert_eq!((run.images, run.threads, run.batch), (10, 2, 50));
         assert_eq!(run.images_per_s, 12.5);
+        assert_eq!(
+            run.device, "cpu",
+            "a report without a device ran on the CPU"
+        );
         assert!(parse("").is_err());
         assert!(parse("{\"images\": 3}").is_err());
     }

@@ -7,7 +7,7 @@ use super::{Session, states};
 use crate::error::{LesionError, Result};
 use crate::eval::inside::{self, Inside};
 use crate::eval::run::BATCH;
-use crate::model::{Activation, AlexNet, HostTensor, Layer};
+use crate::model::{Activation, AlexNet, HostTensor, Layer, conv_relu};
 use crate::perturb::Settings;
 
 impl Session {
@@ -61,8 +61,8 @@ impl Session {
         weight: HostTensor,
         bias: HostTensor,
     ) -> Result<([usize; 3], Vec<f32>)> {
-        let y = AlexNet::conv_alone(Layer::Conv1, weight, bias, &self.device).forward(x);
-        let y = burn::tensor::activation::relu(y);
+        let conv = AlexNet::conv_alone(Layer::Conv1, weight, bias, &self.device);
+        let y = conv_relu(&conv, x);
         let [_, channels, h, w] = y.dims();
         let data = y
             .into_data_async()
