@@ -5,24 +5,35 @@
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use burn::prelude::Device;
 use common::*;
 use lesion::eval::run::BATCH;
 use lesion::eval::{Purpose, SampleSet, Session};
-use lesion::model::Weights;
 use lesion::model::manifest;
 use lesion::model::padded::pad_to_full_size;
+use lesion::model::{Layer, Weights};
 
-/// The system allocator, counting the bytes live now and the most live at once.
+/// The system allocator, counting the bytes live now and the most live at once, and on
+/// each thread the largest block it asked for.
 struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+fn asked(size: usize) {
+    LARGEST.with(|l| l.set(l.get().max(size)));
+}
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        asked(layout.size());
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
             let live = LIVE.fetch_add(layout.size(), Relaxed) + layout.size();
@@ -35,6 +46,7 @@ unsafe impl GlobalAlloc for Counting {
         LIVE.fetch_sub(layout.size(), Relaxed);
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        asked(layout.size());
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
             let live = LIVE.fetch_add(layout.size(), Relaxed) + layout.size();
@@ -43,6 +55,7 @@ unsafe impl GlobalAlloc for Counting {
         p
     }
     unsafe fn realloc(&self, p: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+        asked(new);
         let q = unsafe { System.realloc(p, layout, new) };
         if !q.is_null() {
             LIVE.fetch_sub(layout.size(), Relaxed);
@@ -249,4 +262,59 @@ fn a_session_holds_what_it_needs_and_moves_leave_nothing_behind() {
         mb(live[7]),
         mb(live[47])
     );
+}
+
+/// A move writes the layer's new version into the buffer of the version it replaces, on
+/// the CPU backend: no block the size of the layer is allocated. (In WebAssembly, whose
+/// memory never shrinks, a new fc6 beside the old one at every move left holes that
+/// smaller blocks split, and the page's memory grew with the number of moves.)
+#[test]
+fn a_move_writes_the_layer_into_the_buffer_it_replaces() {
+    let all = SampleSet::load_dir(&data().join("images_100")).unwrap();
+    let few = SampleSet {
+        samples: all.samples[..4].to_vec(),
+    };
+    let weights = demo();
+    let bytes = |layer: Layer| weights.weight(layer).data().len() * 4;
+    let (fc6, fc7) = (bytes(Layer::Fc6), bytes(Layer::Fc7));
+    let mut session = pollster::block_on(Session::new(
+        weights.clone(),
+        &few,
+        Device::flex(),
+        |_, _| {},
+    ))
+    .unwrap();
+    let show = |session: &mut Session, seed: u64, texts: &[&str]| {
+        LARGEST.with(|l| l.set(0));
+        pollster::block_on(session.assess_now(&settings(seed, texts), |_, _| {})).unwrap();
+        LARGEST.with(|l| l.get())
+    };
+    show(&mut session, 1, &["fc6=drop:0.1"]);
+    // Every move changes fc6, fc7 or both; a new buffer for either is at least this big.
+    let layer_bytes = fc6.min(fc7);
+    let moves: [&[&str]; 4] = [
+        &["fc6=drop:0.5"],
+        &["fc6=noise:0.3"],
+        &["fc6=noise:0.3", "fc7=prune:0.5"],
+        &["fc7=prune:0.5"],
+    ];
+    for (i, texts) in moves.into_iter().enumerate() {
+        let largest = show(&mut session, 10 + i as u64, texts);
+        println!("{texts:?}: largest block {}", mb(largest));
+        assert!(
+            largest < layer_bytes,
+            "{texts:?} allocated {} at once: a new buffer for a layer of {} or more",
+            mb(largest),
+            mb(layer_bytes)
+        );
+    }
+    // And the numbers are those of a session that made new buffers.
+    let fresh = pollster::block_on(Session::new(weights, &few, Device::flex(), |_, _| {}));
+    let mut fresh = fresh.unwrap();
+    let logits = |s: &mut Session, texts: &[&str]| {
+        pollster::block_on(s.assess_now(&settings(3, texts), |_, _| {})).unwrap();
+        s.logits().clone()
+    };
+    let texts = ["fc6=noise:0.3", "fc7=prune:0.5"];
+    assert_eq!(logits(&mut session, &texts), logits(&mut fresh, &texts));
 }

@@ -85,14 +85,21 @@ impl Kept {
         }
     }
 
-    fn values(&self) -> Vec<f32> {
-        let mut out = crate::perturb::buffer(self.len());
-        self.fill(&mut out);
-        out
+    /// The values as f32 in `reuse` when it has their length, else in a new buffer.
+    fn values_in(&self, mut reuse: Vec<f32>) -> Vec<f32> {
+        if reuse.len() != self.len() {
+            reuse = crate::perturb::buffer(self.len());
+        }
+        self.fill(&mut reuse);
+        reuse
+    }
+
+    fn tensor_in(&self, reuse: Vec<f32>) -> HostTensor {
+        HostTensor::new(self.shape.clone(), self.values_in(reuse)).expect("kept with its shape")
     }
 
     fn tensor(&self) -> HostTensor {
-        HostTensor::new(self.shape.clone(), self.values()).expect("kept with its shape")
+        self.tensor_in(Vec::new())
     }
 }
 
@@ -126,8 +133,14 @@ impl Intact {
 
     /// The intact weight and bias of `layer`, in f32.
     pub fn layer(&self, layer: Layer) -> (HostTensor, HostTensor) {
+        self.layer_in(layer, Vec::new())
+    }
+
+    /// [`Intact::layer`], the weight written into `reuse` when it has the weight's length
+    /// (a buffer the layer's previous version no longer needs), else into a new one.
+    pub fn layer_in(&self, layer: Layer, reuse: Vec<f32>) -> (HostTensor, HostTensor) {
         (
-            self.tensors[&layer.weight_key()].tensor(),
+            self.tensors[&layer.weight_key()].tensor_in(reuse),
             self.tensors[&layer.bias_key()].tensor(),
         )
     }
@@ -135,7 +148,18 @@ impl Intact {
     /// `layer` with `damage` drawn from `seed`: what `perturb::damaged_layer` gives for the
     /// intact weights, computed in one layer-sized buffer.
     pub fn damaged(&self, layer: Layer, damage: Damage, seed: u64) -> (HostTensor, HostTensor) {
-        let (weight, bias) = self.layer(layer);
+        self.damaged_in(layer, damage, seed, Vec::new())
+    }
+
+    /// [`Intact::damaged`] in `reuse`, as [`Intact::layer_in`].
+    pub fn damaged_in(
+        &self,
+        layer: Layer,
+        damage: Damage,
+        seed: u64,
+        reuse: Vec<f32>,
+    ) -> (HostTensor, HostTensor) {
+        let (weight, bias) = self.layer_in(layer, reuse);
         let ((shape, mut w), (bias_shape, mut b)) = (weight.into_parts(), bias.into_parts());
         damage_in_place(&mut w, &mut b, layer_index(layer), damage, seed);
         let sized = "damage keeps every tensor's size";
@@ -215,6 +239,13 @@ mod tests {
                 let (b, bb) = damaged_layer(&w, layer, damage, 3);
                 assert_eq!(bits(&a), bits(&b), "{kind:?} {layer:?}");
                 assert_eq!(bits(&ab), bits(&bb), "{kind:?} {layer:?} bias");
+                // The same in a buffer that held other values (the layer's last version),
+                // without a new one.
+                let used = vec![f32::NAN; a.len()];
+                let at = used.as_ptr();
+                let (c, _) = kept.damaged_in(layer, damage, 3, used);
+                assert_eq!(bits(&c), bits(&b), "{kind:?} {layer:?} reused");
+                assert_eq!(c.data().as_ptr(), at, "{kind:?} {layer:?}: a new buffer");
             }
         }
     }

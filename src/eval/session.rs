@@ -266,7 +266,9 @@ impl Session {
         };
         for &k in &changed {
             let layer = Layer::ALL[k];
-            let (weight, bias) = self.layer_tensors(layer, wanted[k]);
+            // The layer's next version is written into its current one's buffer.
+            let reuse = self.model.take_weight(layer, &self.device);
+            let (weight, bias) = self.layer_tensors_in(layer, wanted[k], reuse);
             self.model.set_layer(layer, weight, bias, &self.device);
             self.applied[k] = wanted[k];
         }
@@ -305,9 +307,19 @@ impl Session {
         layer: Layer,
         state: LayerState,
     ) -> (crate::model::HostTensor, crate::model::HostTensor) {
+        self.layer_tensors_in(layer, state, Vec::new())
+    }
+
+    /// [`Session::layer_tensors`], the weight written into `reuse` when it has its length.
+    fn layer_tensors_in(
+        &self,
+        layer: Layer,
+        state: LayerState,
+        reuse: Vec<f32>,
+    ) -> (crate::model::HostTensor, crate::model::HostTensor) {
         match state {
-            Some((damage, seed)) => self.weights.damaged(layer, damage, seed),
-            None => self.weights.layer(layer),
+            Some((damage, seed)) => self.weights.damaged_in(layer, damage, seed, reuse),
+            None => self.weights.layer_in(layer, reuse),
         }
     }
 

@@ -121,6 +121,44 @@ impl AlexNet {
         conv
     }
 
+    /// Takes `layer`'s weight out of the model on the CPU backend, as an f32 buffer in
+    /// torchvision's order: the model's own buffer when nothing else holds it, for the
+    /// next version of the layer to be written into (see [`AlexNet::set_layer`], which
+    /// must follow before the model runs again). On a GPU an empty buffer (nothing is
+    /// read back), and the model keeps its weight.
+    ///
+    /// A move of a slider then allocates no layer-sized buffer: in WebAssembly, whose
+    /// memory never shrinks, a new 151 MB fc6 beside the old one at every move left holes
+    /// that smaller allocations split, and the memory grew with the number of moves.
+    pub fn take_weight(&mut self, layer: Layer, device: &Device) -> Vec<f32> {
+        if *device != Device::flex() {
+            return Vec::new();
+        }
+        let take = |param: &mut Param<Tensor<4>>| -> Tensor<4> {
+            let empty = Tensor::<4>::empty([0; 4], device);
+            std::mem::replace(param, Param::from_tensor(empty)).into_value()
+        };
+        let take_linear = |param: &mut Param<Tensor<2>>| -> Tensor<2> {
+            let empty = Tensor::<2>::empty([0; 2], device);
+            // Stored transposed (see `set_linear`): transposed back, it is the
+            // torchvision-ordered buffer it was made from.
+            std::mem::replace(param, Param::from_tensor(empty))
+                .into_value()
+                .transpose()
+        };
+        let data = match layer {
+            Layer::Conv1 => take(&mut self.conv1.weight).into_data(),
+            Layer::Conv2 => take(&mut self.conv2.weight).into_data(),
+            Layer::Conv3 => take(&mut self.conv3.weight).into_data(),
+            Layer::Conv4 => take(&mut self.conv4.weight).into_data(),
+            Layer::Conv5 => take(&mut self.conv5.weight).into_data(),
+            Layer::Fc6 => take_linear(&mut self.fc6.weight).into_data(),
+            Layer::Fc7 => take_linear(&mut self.fc7.weight).into_data(),
+            Layer::Fc8 => take_linear(&mut self.fc8.weight).into_data(),
+        };
+        data.try_into_vec::<f32>().unwrap_or_default()
+    }
+
     /// Replaces one layer's parameters (same shapes, torchvision's layout). The old
     /// tensors are released, so the model never holds two versions of a layer.
     pub fn set_layer(
