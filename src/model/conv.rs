@@ -8,6 +8,8 @@
 //! weights at every call. `lesion bench` times both on every layer of the model it runs
 //! ("convolutions"); any other device runs Burn's.
 
+use std::cell::RefCell;
+
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
@@ -177,6 +179,27 @@ impl Shape {
     }
 }
 
+thread_local! {
+    /// Each thread's patch matrix, kept from call to call: a new one for every task (up to
+    /// 4.7 MB at full size, fresh pages each time) made the convolutions several times
+    /// slower on a machine of 16 cores.
+    static PATCHES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `f` with `len` values of this thread's patch matrix (a buffer of its own if the thread
+/// is already using it further up its stack).
+fn with_patches(len: usize, f: impl FnOnce(&mut [f32])) {
+    PATCHES.with(|kept| match kept.try_borrow_mut() {
+        Ok(mut kept) => {
+            if kept.len() < len {
+                kept.resize(len, 0.0);
+            }
+            f(&mut kept[..len]);
+        }
+        Err(_) => f(&mut vec![0.0; len]),
+    });
+}
+
 /// Every image of `input` (`[n, in_c, h, w]`) into `out` (`[n, out_c, oh, ow]`).
 fn convolve(
     shape: &Shape,
@@ -196,45 +219,39 @@ fn convolve(
     {
         use rayon::prelude::*;
         let n = input.len() / in_len;
-        if n >= rayon::current_num_threads() {
+        let threads = rayon::current_num_threads();
+        if n >= threads {
             // An image per task, each thread with its own patch matrix.
             input
                 .par_chunks_exact(in_len)
                 .zip(out.par_chunks_exact_mut(out_len))
-                .for_each_init(
-                    || vec![0.0f32; col_len],
-                    |col, (image, out)| {
+                .for_each(|(image, out)| {
+                    with_patches(col_len, |col| {
                         shape.image(weight, bias, image, col, out, gemm::Parallelism::None)
-                    },
-                );
+                    })
+                });
             return;
         }
         // Fewer images than threads: each product on every thread.
-        let mut col = vec![0.0f32; col_len];
-        let images = input
-            .chunks_exact(in_len)
-            .zip(out.chunks_exact_mut(out_len));
-        for (image, out) in images {
-            shape.image(
-                weight,
-                bias,
-                image,
-                &mut col,
-                out,
-                gemm::Parallelism::Rayon(0),
-            );
-        }
+        let parallel = gemm::Parallelism::Rayon(threads);
+        with_patches(col_len, |col| {
+            let images = input
+                .chunks_exact(in_len)
+                .zip(out.chunks_exact_mut(out_len));
+            for (image, out) in images {
+                shape.image(weight, bias, image, col, out, parallel);
+            }
+        });
     }
     #[cfg(target_arch = "wasm32")]
-    {
-        let mut col = vec![0.0f32; col_len];
+    with_patches(col_len, |col| {
         let images = input
             .chunks_exact(in_len)
             .zip(out.chunks_exact_mut(out_len));
         for (image, out) in images {
-            shape.image(weight, bias, image, &mut col, out, gemm::Parallelism::None);
+            shape.image(weight, bias, image, col, out, gemm::Parallelism::None);
         }
-    }
+    });
 }
 
 #[cfg(test)]
