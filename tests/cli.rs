@@ -599,3 +599,51 @@ fn a_sharded_install_reads_bit_for_bit_like_one_file_and_names_a_corrupt_shard()
     let out = eval_on(&sharded, &samples, dir.path());
     assert_fails_with(&out, &["alexnet.safetensors.002", "sha256"]);
 }
+
+/// `bench --pipeline-only`: the pipeline's images per second and the PyTorch line (here
+/// saying why PyTorch is not run), then nothing of the engine's parts.
+#[test]
+fn bench_pipeline_only_prints_the_pipeline_and_stops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let samples = tmp.path().join("samples");
+    std::fs::create_dir(&samples).unwrap();
+    for name in sorted_files("images_100").iter().take(4) {
+        std::fs::copy(data().join("images_100").join(name), samples.join(name)).unwrap();
+    }
+    let weights = reference("alexnet_tiny.pth");
+    let bench = |extra: &[&str]| {
+        let mut args = vec![
+            "bench",
+            "--pipeline-only",
+            "--repeat",
+            "1",
+            "--weights",
+            s(&weights),
+            "--samples",
+            s(&samples),
+        ];
+        args.extend_from_slice(extra);
+        let out = lesion(&args, tmp.path());
+        assert!(out.status.success(), "{:?}", text(&out));
+        text(&out).0
+    };
+    for (extra, why) in [
+        (&["--no-torch"][..], "not measured (--no-torch)"),
+        // A Python is named, but torchvision's alexnet() has the full widths.
+        (&["--torch", "python3"][..], "these weights are narrower"),
+    ] {
+        let stdout = bench(extra);
+        let line = |start: &str| {
+            stdout
+                .lines()
+                .find(|l| l.starts_with(start))
+                .map(str::to_owned)
+        };
+        let pipeline = line("pipeline:").unwrap_or_else(|| panic!("no pipeline line:\n{stdout}"));
+        assert!(pipeline.contains("images/s  (4 images in"), "{pipeline}");
+        let torch =
+            line("pytorch pipeline:").unwrap_or_else(|| panic!("no PyTorch line:\n{stdout}"));
+        assert!(torch.contains(why), "{torch}");
+        assert!(!stdout.contains("full evaluation"), "went on:\n{stdout}");
+    }
+}

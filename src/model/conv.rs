@@ -6,7 +6,9 @@
 //! Burn's own CPU convolution cuts every image into tiles of 512 output pixels, a product
 //! each, first converts the whole batch to channels-last on one thread, and reorders its
 //! weights at every call. `lesion bench` times both on every layer of the model it runs
-//! ("convolutions"); any other device runs Burn's.
+//! ("convolutions"): at full size on 100 images, this module's were 1.35-1.69x faster
+//! per layer on 16 cores, and level with Burn's on 2 (0.78-1.12x), where both are bound
+//! by the `gemm` crate's products. Any other device runs Burn's.
 
 use std::cell::RefCell;
 
