@@ -6,9 +6,11 @@
 //! Burn's own CPU convolution cuts every image into tiles of 512 output pixels, a product
 //! each, first converts the whole batch to channels-last on one thread, and reorders its
 //! weights at every call. `lesion bench` times both on every layer of the model it runs
-//! ("convolutions"): at full size on 100 images, this module's were 1.35-1.69x faster
-//! per layer on 16 cores, and level with Burn's on 2 (0.78-1.12x), where both are bound
-//! by the `gemm` crate's products. Any other device runs Burn's.
+//! ("convolutions"). At full size on 100 images: level with Burn's on 2 cores
+//! (1.00-1.10x per layer), 1.35-1.69x faster on 16 (a build whose dependencies kept their
+//! debug assertions). In the page (WebAssembly, one thread) a full evaluation of 100
+//! images took 5.9 s, where it took 9.1 s with Burn's at the previous measurement
+//! (`./dev bench-page`). Any other device runs Burn's.
 
 use std::cell::RefCell;
 
