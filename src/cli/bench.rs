@@ -4,9 +4,10 @@
 //! first reference is PyTorch's, when a Python with torch and torchvision is at hand
 //! ([`torch`]).
 
+mod pipeline;
 mod torch;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -16,9 +17,6 @@ use burn::tensor::{Distribution, TensorData};
 use clap::Args;
 
 use super::{DeviceChoice, samples, source};
-use crate::eval::listing::ImageList;
-use crate::eval::run::BATCH;
-use crate::eval::stream::Evaluator;
 use crate::eval::{SampleSet, Session, evaluate};
 use crate::model::{Activation, AlexNet, Architecture, Layer, Weights, conv_relu, synthetic};
 use crate::perturb::{Damage, Kind, Settings, damaged_layer};
@@ -67,14 +65,6 @@ fn median(repeat: usize, mut f: impl FnMut()) -> Duration {
     times[times.len() / 2]
 }
 
-/// A file's name, for a line of output.
-fn path_name(path: &Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
-}
-
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
@@ -95,8 +85,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let device = args.device.init()?;
     println!("model:   {}", weights.info().describe());
     println!("device:  {}", args.device.name());
-    let (images, rate) = pipeline(&weights, &args, &device)?;
-    torch_pipeline(&images, rate, &weights, &args)?;
+    let (images, rate) = pipeline::pipeline(&weights, &args, &device)?;
+    pipeline::torch_pipeline(&images, rate, &weights, &args)?;
     if args.pipeline_only {
         return Ok(());
     }
@@ -115,98 +105,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let session = bench.incremental(weights, full)?;
     bench.damage_against_copy(&session.weights());
     bench.matmuls(gflops);
-    Ok(())
-}
-
-/// 0. The whole pipeline as `eval` runs it: every image read, decoded, preprocessed and
-///    put through the intact model, streaming, nothing kept. One line, in images/s;
-///    returns the images and the rate.
-fn pipeline(
-    weights: &Weights,
-    args: &BenchArgs,
-    device: &Device,
-) -> anyhow::Result<(ImageList, f64)> {
-    let images = samples::scan(&args.samples, args.strict)?;
-    let mut failed = None;
-    let mut run = || {
-        let copy = weights.clone();
-        let start = Instant::now();
-        let done = Evaluator::new(copy, &images, device.clone(), 0, |_, _| {}, None);
-        let took = start.elapsed();
-        if let Err(e) = done {
-            failed.get_or_insert(e);
-        }
-        took
-    };
-    run(); // warm-up
-    let mut times: Vec<Duration> = (0..args.repeat.max(1)).map(|_| run()).collect();
-    if let Some(e) = failed {
-        return Err(e.into());
-    }
-    times.sort();
-    let t = times[times.len() / 2];
-    let rate = images.len() as f64 / t.as_secs_f64();
-    println!(
-        "pipeline:               {rate:.1} images/s  ({} images in {}: read, decode, preprocess and AlexNet, streaming)",
-        images.len(),
-        ms(t)
-    );
-    Ok((images, rate))
-}
-
-/// 0b. PyTorch's pipeline on the same images (torchvision's ImageFolder, a DataLoader
-///     with a worker per core, `alexnet()` on as many threads, or on the first CUDA GPU
-///     when lesion runs on a GPU, argmax), timed the same way, against lesion's `rate`. A line saying why when it is not measured; an
-///     error when the Python given or found fails.
-fn torch_pipeline(
-    images: &ImageList,
-    rate: f64,
-    weights: &Weights,
-    args: &BenchArgs,
-) -> anyhow::Result<()> {
-    const LABEL: &str = "pytorch pipeline:      ";
-    let python = match torch::python(args.torch.as_deref(), args.no_torch) {
-        Ok(python) => python,
-        Err(why) => {
-            println!("{LABEL} {why}");
-            return Ok(());
-        }
-    };
-    let file = match torch::weights_file(args.weights.as_deref(), weights) {
-        Ok(file) => file,
-        Err(why) => {
-            println!("{LABEL} {why}");
-            return Ok(());
-        }
-    };
-    let cores = rayon::current_num_threads();
-    let run = torch::run(
-        &python,
-        images,
-        &args.samples,
-        file.as_deref(),
-        BATCH,
-        cores,
-        args.repeat,
-        !args.device.is_cpu(),
-    )
-    .context("the PyTorch comparison")?;
-    let weights = match &file {
-        Some(path) => path_name(path),
-        None => "random weights".into(),
-    };
-    println!(
-        "{LABEL} {:.1} images/s  ({} images in {}: torch {} on {}, ImageFolder + DataLoader with {} workers, {} threads, batch {}, {weights}; lesion / this = {:.2}x)",
-        run.images_per_s,
-        run.images,
-        ms(Duration::from_secs_f64(run.seconds)),
-        run.torch,
-        run.device,
-        run.workers,
-        run.threads,
-        run.batch,
-        rate / run.images_per_s
-    );
     Ok(())
 }
 
