@@ -18,7 +18,9 @@ use clap::Args;
 
 use super::{DeviceChoice, samples, source};
 use crate::eval::{SampleSet, Session, evaluate};
-use crate::model::{Activation, AlexNet, Architecture, Layer, Weights, conv_relu, synthetic};
+use crate::model::{
+    Activation, AlexNet, Architecture, Layer, Weights, conv_relu, max_pool, synthetic,
+};
 use crate::perturb::{Damage, Kind, Settings, damaged_layer};
 
 #[derive(Args, Debug)]
@@ -129,10 +131,11 @@ impl Bench {
         Ok((full, gflops))
     }
 
-    /// 1b. Every convolution and its ReLU on this many random images of its input's size:
-    ///     the engine's ([`conv_relu`]: on the CPU its own im2col and one product per
-    ///     image) against Burn's `Conv2d::forward`, with the largest difference between
-    ///     them.
+    /// 1b. Every convolution, its ReLU and the max pool after conv1, conv2 and conv5, on
+    ///     this many random images of its input's size: the engine's ([`conv_relu`] and
+    ///     [`AlexNet::conv_relu_pool`]: on the CPU its own im2col, one product per image
+    ///     and the pool in the same pass) against Burn's `Conv2d::forward`, `relu` and
+    ///     `MaxPool2d::forward`, with the largest difference between them.
     fn convolutions(&self, weights: &Weights) -> anyhow::Result<()> {
         let (n, device) = (self.samples.len(), &self.device);
         let model = AlexNet::from_weights(weights, device)?;
@@ -157,8 +160,18 @@ impl Bench {
                 weights.bias(layer).clone(),
                 device,
             );
-            let burn_conv = || relu(conv.forward(input.clone()));
-            let ours = || conv_relu(&conv, input.clone());
+            let pool = max_pool();
+            let burn_conv = || {
+                let y = relu(conv.forward(input.clone()));
+                if layer.pooled() { pool.forward(y) } else { y }
+            };
+            let ours = || {
+                if layer.pooled() {
+                    model.conv_relu_pool(&conv, input.clone())
+                } else {
+                    conv_relu(&conv, input.clone())
+                }
+            };
             let (a, b) = (read(burn_conv()), read(ours()));
             let diff = a
                 .iter()
@@ -168,8 +181,12 @@ impl Bench {
             let t_burn = median(self.repeat, || drop(read(burn_conv())));
             let t_ours = median(self.repeat, || drop(read(ours())));
             println!(
-                "{:<5} on {n} images: burn's {}, the engine's {}  (burn / engine = {:.2}x, largest difference {diff:.1e})",
-                layer.name(),
+                "{:<12} on {n} images: burn's {}, the engine's {}  (burn / engine = {:.2}x, largest difference {diff:.1e})",
+                if layer.pooled() {
+                    format!("{} + pool", layer.name())
+                } else {
+                    layer.name().to_string()
+                },
                 ms(t_burn),
                 ms(t_ours),
                 t_burn.as_secs_f64() / t_ours.as_secs_f64()

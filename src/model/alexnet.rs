@@ -97,7 +97,7 @@ impl AlexNet {
             fc6: linear(Layer::Fc6),
             fc7: linear(Layer::Fc7),
             fc8: linear(Layer::Fc8),
-            pool: MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init(),
+            pool: max_pool(),
             avgpool: AdaptiveAvgPool2dConfig::new([6, 6]).init(),
             relu: Relu::new(),
         }
@@ -184,23 +184,42 @@ impl AlexNet {
     /// after a convolution (and the 6x6 average pool and flattening after conv5), ReLU
     /// after fc6 and fc7. fc8 gives the logits.
     pub fn stage(&self, layer: Layer, x: Activation) -> Activation {
-        let conv = |conv: &Conv2d, x: Activation, pool: bool| {
-            let y = conv_relu(conv, x.maps());
-            if pool { self.pool.forward(y) } else { y }
+        let conv = |conv: &Conv2d, x: Activation| {
+            if layer.pooled() {
+                self.conv_relu_pool(conv, x.maps())
+            } else {
+                conv_relu(conv, x.maps())
+            }
         };
         match layer {
-            Layer::Conv1 => Activation::Maps(conv(&self.conv1, x, true)),
-            Layer::Conv2 => Activation::Maps(conv(&self.conv2, x, true)),
-            Layer::Conv3 => Activation::Maps(conv(&self.conv3, x, false)),
-            Layer::Conv4 => Activation::Maps(conv(&self.conv4, x, false)),
+            Layer::Conv1 => Activation::Maps(conv(&self.conv1, x)),
+            Layer::Conv2 => Activation::Maps(conv(&self.conv2, x)),
+            Layer::Conv3 => Activation::Maps(conv(&self.conv3, x)),
+            Layer::Conv4 => Activation::Maps(conv(&self.conv4, x)),
             Layer::Conv5 => {
-                let y = self.avgpool.forward(conv(&self.conv5, x, true));
+                let y = conv(&self.conv5, x);
+                // The 6x6 average pool leaves maps of 6x6 as they are (a mean of one value
+                // each): only other input sizes need it.
+                let y = if y.dims()[2..] == [6, 6] {
+                    y
+                } else {
+                    self.avgpool.forward(y)
+                };
                 Activation::Flat(y.flatten(1, 3))
             }
             Layer::Fc6 => Activation::Flat(self.relu.forward(self.fc6.forward(x.flat()))),
             Layer::Fc7 => Activation::Flat(self.relu.forward(self.fc7.forward(x.flat()))),
             Layer::Fc8 => Activation::Flat(self.fc8.forward(x.flat())),
         }
+    }
+
+    /// A convolution, the ReLU after it and the max pool after that: on the CPU backend
+    /// [`super::conv`]'s, in one pass per image; elsewhere Burn's.
+    pub fn conv_relu_pool(&self, conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+        super::conv::conv_relu_cpu(conv, x, Some(&self.pool)).unwrap_or_else(|x| {
+            self.pool
+                .forward(burn::tensor::activation::relu(conv.forward(x)))
+        })
     }
 
     /// The features entering fc6 (`[N, 9216]`) for normalised images `[N, 3, 224, 224]`.
@@ -225,10 +244,15 @@ impl AlexNet {
     }
 }
 
+/// AlexNet's max pool after conv1, conv2 and conv5 ([`Layer::pooled`]): 3x3, stride 2.
+pub fn max_pool() -> MaxPool2d {
+    MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init()
+}
+
 /// A convolution and the ReLU after it: on the CPU backend [`super::conv`]'s, elsewhere
 /// Burn's.
 pub fn conv_relu(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    super::conv::conv_relu_cpu(conv, x)
+    super::conv::conv_relu_cpu(conv, x, None)
         .unwrap_or_else(|x| burn::tensor::activation::relu(conv.forward(x)))
 }
 

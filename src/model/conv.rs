@@ -1,32 +1,46 @@
-//! AlexNet's convolutions (and the ReLU after each) on the CPU backend: each image's
-//! patches laid out once, in torchvision's weight order (im2col), and one matrix product
-//! per image with the `gemm` crate, the one Burn's CPU backend itself multiplies with;
-//! images side by side on every core.
+//! AlexNet's convolutions (with the ReLU after each, and the max pool where one follows)
+//! on the CPU backend: each image's patches laid out once, in torchvision's weight order
+//! (im2col), one matrix product per image with the `gemm` crate, the one Burn's CPU
+//! backend itself multiplies with, and the pool taken from the thread's buffer of
+//! full-size maps, which never become a tensor; images side by side on every core.
 //!
 //! Burn's own CPU convolution cuts every image into tiles of 512 output pixels, a product
 //! each, first converts the whole batch to channels-last on one thread, and reorders its
-//! weights at every call. `lesion bench` times both on every layer of the model it runs
-//! ("convolutions"). At full size on 100 images: level with Burn's on 2 cores
-//! (1.00-1.10x per layer), 1.35-1.69x faster on 16 (a build whose dependencies kept their
-//! debug assertions). In the page (WebAssembly, one thread) a full evaluation of 100
-//! images took 5.9 s, where it took 9.1 s with Burn's at the previous measurement
-//! (`./dev bench-page`). Any other device runs Burn's.
+//! weights at every call; its max pool is scalar, with a division per window, and writes
+//! an index for every output beside it. `lesion bench` times both on every layer of the
+//! model it runs ("conv1 + pool" ...). At full size on 100 images, 2 cores: 1.62x Burn's
+//! for conv1 and its pool, 1.37x for conv2's, 1.12x, 0.99x and 1.20x for conv3, conv4
+//! and conv5 with its pool; the whole pipeline went from 0.90x PyTorch's speed to
+//! 1.15-1.18x when the pools moved in here. Any other device runs Burn's.
 
 use std::cell::RefCell;
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
+use burn::nn::pool::MaxPool2d;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 
 /// `relu(conv(x))` on the CPU backend for a convolution with a square kernel and stride,
-/// the same padding on every side, one group and no dilation (AlexNet's five). Anything
+/// the same padding on every side, one group and no dilation (AlexNet's five), and then
+/// `pool` when given (a square window and stride, no padding or dilation: AlexNet's 3x3,
+/// stride 2), each image's full-size maps never leaving its thread's buffer. Anything
 /// else (another device, another precision, another geometry) gives `x` back untouched,
 /// for Burn to run.
 #[allow(clippy::result_large_err)] // the input itself comes back, for Burn to run
-pub fn conv_relu_cpu(conv: &Conv2d, x: Tensor<4>) -> Result<Tensor<4>, Tensor<4>> {
+pub fn conv_relu_cpu(
+    conv: &Conv2d,
+    x: Tensor<4>,
+    pool: Option<&MaxPool2d>,
+) -> Result<Tensor<4>, Tensor<4>> {
     let Some(shape) = Shape::of(conv, &x) else {
         return Err(x);
+    };
+    let (oh, ow) = shape.output();
+    let pool = match pool.map(|pool| Pool::of(pool, oh, ow)) {
+        None => None,
+        Some(Some(pool)) => Some(pool),
+        Some(None) => return Err(x),
     };
     let device = x.device();
     let n = x.dims()[0];
@@ -36,14 +50,86 @@ pub fn conv_relu_cpu(conv: &Conv2d, x: Tensor<4>) -> Result<Tensor<4>, Tensor<4>
     let bias = conv.bias.as_ref().map(|b| f32s(b.val().into_data()));
     // The input's own buffer when nothing else holds it (no copy on this backend).
     let input = f32s(x.into_data());
-    let (oh, ow) = shape.output();
-    let mut out = vec![0.0f32; n * out_c * oh * ow];
-    convolve(&shape, &weight, bias.as_deref(), &input, &mut out, out_c);
+    let (h, w) = pool.map_or((oh, ow), |pool| pool.output);
+    let mut out = vec![0.0f32; n * out_c * h * w];
+    convolve(
+        &shape,
+        pool,
+        &weight,
+        bias.as_deref(),
+        &input,
+        &mut out,
+        out_c,
+    );
     drop(input);
     Ok(Tensor::from_data(
-        TensorData::new(out, [n, out_c, oh, ow]),
+        TensorData::new(out, [n, out_c, h, w]),
         &device,
     ))
+}
+
+/// A max pool over one convolution's maps: square window and stride, no padding.
+#[derive(Debug, Clone, Copy)]
+struct Pool {
+    kernel: usize,
+    stride: usize,
+    /// The maps' height and width, and the pooled ones.
+    input: (usize, usize),
+    output: (usize, usize),
+}
+
+impl Pool {
+    /// `pool` over maps of `h` x `w`, when this module runs it.
+    fn of(pool: &MaxPool2d, h: usize, w: usize) -> Option<Pool> {
+        let [kernel, kernel_w] = pool.kernel_size;
+        let [stride, stride_w] = pool.stride;
+        let simple = kernel == kernel_w
+            && stride == stride_w
+            && stride > 0
+            && kernel > 0
+            && pool.padding == PaddingConfig2d::Valid
+            && pool.dilation == [1, 1]
+            && !pool.ceil_mode;
+        let side = |len: usize| (len - kernel) / stride + 1;
+        (simple && h >= kernel && w >= kernel).then(|| Pool {
+            kernel,
+            stride,
+            input: (h, w),
+            output: (side(h), side(w)),
+        })
+    }
+
+    /// `relu(max_pool(maps))` for maps `[c, h, w]` into `out` `[c, ph, pw]`: a NaN in a
+    /// window gives NaN, as in Burn's and PyTorch's max pool (the ReLU after the pool
+    /// equals the one before it: both keep the order of values and NaN).
+    fn relu_max(&self, maps: &[f32], out: &mut [f32], rows: &mut [f32]) {
+        let ((h, w), (ph, pw)) = (self.input, self.output);
+        let (k, s) = (self.kernel, self.stride);
+        let rows = &mut rows[..w];
+        for (plane, out) in maps.chunks_exact(h * w).zip(out.chunks_exact_mut(ph * pw)) {
+            for (y, out) in out.chunks_exact_mut(pw).enumerate() {
+                // Down the window's rows first (whole rows, vectorised), then across.
+                rows.copy_from_slice(&plane[y * s * w..(y * s + 1) * w]);
+                for i in 1..k {
+                    let row = &plane[(y * s + i) * w..(y * s + i + 1) * w];
+                    for (m, v) in rows.iter_mut().zip(row) {
+                        *m = max(*m, *v);
+                    }
+                }
+                for (x, o) in out.iter_mut().enumerate() {
+                    let window = &rows[x * s..x * s + k];
+                    let m = window[1..].iter().fold(window[0], |m, v| max(m, *v));
+                    *o = if m <= 0.0 { 0.0 } else { m };
+                }
+            }
+        }
+    }
+}
+
+/// The larger of two values, NaN when either is.
+#[inline(always)]
+fn max(a: f32, b: f32) -> f32 {
+    if b > a || b.is_nan() { b } else { a }
 }
 
 /// One convolution's geometry (square kernel and stride, the same padding on every side).
@@ -131,32 +217,70 @@ impl Shape {
         }
     }
 
-    /// One image: `out [out_c, oh * ow] = relu(weight [out_c, rows] x col + bias)`.
+    /// One image: `out [out_c, oh * ow] = relu(weight [out_c, rows] x col + bias)`, or
+    /// with `pool` that pooled (`[out_c, ph, pw]`), the maps in `scratch`. `scratch`
+    /// holds [`Shape::scratch`] values.
+    #[allow(clippy::too_many_arguments)]
     fn image(
         &self,
+        pool: Option<Pool>,
         weight: &[f32],
         bias: Option<&[f32]>,
         image: &[f32],
-        col: &mut [f32],
+        scratch: &mut [f32],
         out: &mut [f32],
         parallelism: gemm::Parallelism,
     ) {
         let (oh, ow) = self.output();
-        let (pixels, rows, out_c) = (oh * ow, self.rows(), weight.len() / self.rows());
+        let (col, rest) = scratch.split_at_mut(self.rows() * oh * ow);
         self.im2col(image, col);
+        let Some(pool) = pool else {
+            self.product(weight, bias, col, out, parallelism);
+            for v in out.iter_mut() {
+                // NaN stays NaN (a flipped bit's NaN must reach the logits, as in Burn's
+                // ReLU).
+                if *v <= 0.0 {
+                    *v = 0.0;
+                }
+            }
+            return;
+        };
+        let (maps, rows) = rest.split_at_mut(weight.len() / self.rows() * oh * ow);
+        self.product(weight, bias, col, maps, parallelism);
+        pool.relu_max(maps, out, rows);
+    }
+
+    /// Values of a thread's buffer for one image: its patch matrix, and with a pool its
+    /// maps and a row.
+    fn scratch(&self, out_c: usize, pool: Option<Pool>) -> usize {
+        let (oh, ow) = self.output();
+        self.rows() * oh * ow + pool.map_or(0, |_| out_c * oh * ow + ow)
+    }
+
+    /// `maps [out_c, oh * ow] = weight [out_c, rows] x col + bias`.
+    fn product(
+        &self,
+        weight: &[f32],
+        bias: Option<&[f32]>,
+        col: &[f32],
+        maps: &mut [f32],
+        parallelism: gemm::Parallelism,
+    ) {
+        let (oh, ow) = self.output();
+        let (pixels, rows, out_c) = (oh * ow, self.rows(), weight.len() / self.rows());
         if let Some(bias) = bias {
-            for (dst, b) in out.chunks_exact_mut(pixels).zip(bias) {
+            for (dst, b) in maps.chunks_exact_mut(pixels).zip(bias) {
                 dst.fill(*b);
             }
         }
-        // SAFETY: `out` is `[out_c, pixels]`, `weight` `[out_c, rows]` and `col`
+        // SAFETY: `maps` is `[out_c, pixels]`, `weight` `[out_c, rows]` and `col`
         // `[rows, pixels]`, all row-major and of exactly those lengths.
         unsafe {
             gemm::gemm(
                 out_c,
                 pixels,
                 rows,
-                out.as_mut_ptr(),
+                maps.as_mut_ptr(),
                 1,
                 pixels as isize,
                 bias.is_some(),
@@ -174,23 +298,17 @@ impl Shape {
                 parallelism,
             );
         }
-        for v in out.iter_mut() {
-            // NaN stays NaN (a flipped bit's NaN must reach the logits, as in Burn's ReLU).
-            if *v <= 0.0 {
-                *v = 0.0;
-            }
-        }
     }
 }
 
 thread_local! {
-    /// Each thread's patch matrix, kept from call to call: a new one for every task (up to
+    /// Each thread's patch matrix (and pre-pool maps), kept from call to call: a new one for every task (up to
     /// 4.7 MB at full size, fresh pages each time) made the convolutions several times
     /// slower on a machine of 16 cores.
     static PATCHES: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// `f` with `len` values of this thread's patch matrix (a buffer of its own if the thread
+/// `f` with `len` values of this thread's scratch buffer (a buffer of its own if the thread
 /// is already using it further up its stack).
 fn with_patches(len: usize, f: impl FnOnce(&mut [f32])) {
     PATCHES.with(|kept| match kept.try_borrow_mut() {
@@ -204,56 +322,56 @@ fn with_patches(len: usize, f: impl FnOnce(&mut [f32])) {
     });
 }
 
-/// Every image of `input` (`[n, in_c, h, w]`) into `out` (`[n, out_c, oh, ow]`).
+/// Every image of `input` (`[n, in_c, h, w]`) into `out` (`[n, out_c, oh, ow]`, or the
+/// pooled size).
 fn convolve(
     shape: &Shape,
+    pool: Option<Pool>,
     weight: &[f32],
     bias: Option<&[f32]>,
     input: &[f32],
     out: &mut [f32],
     out_c: usize,
 ) {
-    let (oh, ow) = shape.output();
-    let (in_len, out_len, col_len) = (
-        shape.in_c * shape.h * shape.w,
-        out_c * oh * ow,
-        shape.rows() * oh * ow,
-    );
+    let in_len = shape.in_c * shape.h * shape.w;
+    let out_len = out.len() / (input.len() / in_len);
+    let scratch = shape.scratch(out_c, pool);
+    let one = |image, scratch: &mut [f32], out, parallelism| {
+        shape.image(pool, weight, bias, image, scratch, out, parallelism)
+    };
     #[cfg(not(target_arch = "wasm32"))]
     {
         use rayon::prelude::*;
         let n = input.len() / in_len;
         let threads = rayon::current_num_threads();
         if n >= threads {
-            // An image per task, each thread with its own patch matrix.
+            // An image per task, each thread with its own scratch buffer.
             input
                 .par_chunks_exact(in_len)
                 .zip(out.par_chunks_exact_mut(out_len))
                 .for_each(|(image, out)| {
-                    with_patches(col_len, |col| {
-                        shape.image(weight, bias, image, col, out, gemm::Parallelism::None)
-                    })
+                    with_patches(scratch, |s| one(image, s, out, gemm::Parallelism::None))
                 });
             return;
         }
         // Fewer images than threads: each product on every thread.
         let parallel = gemm::Parallelism::Rayon(threads);
-        with_patches(col_len, |col| {
+        with_patches(scratch, |s| {
             let images = input
                 .chunks_exact(in_len)
                 .zip(out.chunks_exact_mut(out_len));
             for (image, out) in images {
-                shape.image(weight, bias, image, col, out, parallel);
+                one(image, s, out, parallel);
             }
         });
     }
     #[cfg(target_arch = "wasm32")]
-    with_patches(col_len, |col| {
+    with_patches(scratch, |s| {
         let images = input
             .chunks_exact(in_len)
             .zip(out.chunks_exact_mut(out_len));
         for (image, out) in images {
-            shape.image(weight, bias, image, col, out, gemm::Parallelism::None);
+            one(image, s, out, gemm::Parallelism::None);
         }
     });
 }
@@ -261,6 +379,7 @@ fn convolve(
 #[cfg(test)]
 mod tests {
     use burn::nn::conv::Conv2dConfig;
+    use burn::nn::pool::MaxPool2dConfig;
     use burn::tensor::Distribution;
 
     use super::*;
@@ -283,7 +402,7 @@ mod tests {
 
     /// This module's result and Burn's for `conv` on `x`, with their shapes.
     fn both(conv: &Conv2d, x: &Tensor<4>) -> (Vec<f32>, Vec<f32>) {
-        let ours = conv_relu_cpu(conv, x.clone()).expect("a geometry this module runs");
+        let ours = conv_relu_cpu(conv, x.clone(), None).expect("a geometry this module runs");
         let burns = burn::tensor::activation::relu(conv.forward(x.clone()));
         assert_eq!(ours.dims(), burns.dims());
         (values(ours), values(burns))
@@ -349,6 +468,109 @@ mod tests {
         assert!(ours.iter().any(|v| v.is_nan()));
     }
 
+    /// Burn's `max_pool(relu(conv(x)))` against this module's single pass.
+    fn pooled_both(conv: &Conv2d, pool: &MaxPool2d, x: &Tensor<4>) -> (Vec<f32>, Vec<f32>) {
+        let ours = conv_relu_cpu(conv, x.clone(), Some(pool)).expect("a pool this module runs");
+        let burns = pool.forward(burn::tensor::activation::relu(conv.forward(x.clone())));
+        assert_eq!(ours.dims(), burns.dims());
+        (values(ours), values(burns))
+    }
+
+    #[test]
+    fn a_pool_after_the_convolution_equals_burns_exactly() {
+        let device = Device::flex();
+        // (in, out, kernel, stride, pad, height, width, pool window, pool stride):
+        // AlexNet's conv1 and conv2 with their 3x3 / 2 pool on small maps, maps whose last
+        // window ends short of the edge, a pool as large as the maps, overlapping and
+        // disjoint windows.
+        let cases = [
+            (3, 8, 11, 4, 2, 35, 31, 3, 2),
+            (8, 12, 5, 1, 2, 13, 11, 3, 2),
+            (4, 5, 3, 1, 1, 8, 10, 3, 2),
+            (2, 3, 3, 1, 0, 5, 6, 3, 3),
+            (2, 4, 3, 1, 1, 6, 7, 2, 2),
+        ];
+        let (mut cut, mut kept) = (0, 0);
+        for (in_c, out_c, k, s, p, h, w, pk, ps) in cases {
+            let conv = conv(in_c, out_c, k, s, p);
+            let pool = MaxPool2dConfig::new([pk, pk]).with_strides([ps, ps]).init();
+            for n in [1, 4] {
+                let x = Tensor::<4>::random([n, in_c, h, w], Distribution::Default, &device);
+                let (ours, burns) = pooled_both(&conv, &pool, &x);
+                let case = (in_c, out_c, k, s, p, h, w, pk, ps, n);
+                // Max and ReLU round nothing: the same products give the same values.
+                let (conv_ours, conv_burns) = both(&conv, &x);
+                let worst = conv_ours
+                    .iter()
+                    .zip(&conv_burns)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                let pooled_worst = ours
+                    .iter()
+                    .zip(&burns)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0f32, f32::max);
+                assert!(pooled_worst <= worst, "{case:?}: {pooled_worst} > {worst}");
+                cut += ours.iter().filter(|v| **v == 0.0).count();
+                kept += ours.iter().filter(|v| **v > 0.0).count();
+            }
+        }
+        // The ReLU both cut and kept.
+        assert!(cut > 50 && kept > 500, "cut {cut}, kept {kept}");
+    }
+
+    #[test]
+    fn a_nan_in_a_pooled_window_reaches_the_same_outputs_as_in_burns() {
+        let device = Device::flex();
+        let mut conv = conv(3, 4, 3, 1, 1);
+        let mut w: Vec<f32> = conv.weight.val().into_data().try_to_vec().unwrap();
+        w[1] = f32::NAN; // filter 0: every map NaN
+        w[3 * 9 * 2 + 4] = f32::INFINITY; // filter 2: +inf or NaN
+        w[3 * 9 * 3 + 4] = f32::NEG_INFINITY; // filter 3: -inf (cut by the ReLU) or NaN
+        let data = TensorData::new(w, [4, 3, 3, 3]);
+        conv.weight = burn::module::Param::from_tensor(Tensor::from_data(data, &device));
+        let pool = MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init();
+        let mut x: Vec<f32> = Tensor::<4>::random([2, 3, 9, 9], Distribution::Default, &device)
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        x[40] = f32::NAN; // one NaN pixel in image 0: NaN in the windows around it
+        let x = Tensor::<4>::from_data(TensorData::new(x, [2, 3, 9, 9]), &device);
+        let (ours, burns) = pooled_both(&conv, &pool, &x);
+        let kind = |v: &f32| (v.is_nan(), v.is_infinite(), *v == 0.0);
+        assert_eq!(
+            ours.iter().map(kind).collect::<Vec<_>>(),
+            burns.iter().map(kind).collect::<Vec<_>>()
+        );
+        let nans = ours.iter().filter(|v| v.is_nan()).count();
+        assert!(
+            nans > 16 && nans < ours.len(),
+            "{nans} NaN of {}",
+            ours.len()
+        );
+    }
+
+    #[test]
+    fn other_pools_are_left_to_burn() {
+        let device = Device::flex();
+        let x = Tensor::<4>::random([1, 2, 8, 8], Distribution::Default, &device);
+        let conv = conv(2, 3, 3, 1, 1);
+        let padded = MaxPool2dConfig::new([3, 3])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .init();
+        let ceil = MaxPool2dConfig::new([3, 3]).with_ceil_mode(true).init();
+        let wider = MaxPool2dConfig::new([9, 9]).init();
+        let oblong = MaxPool2dConfig::new([3, 2]).init();
+        for pool in [padded, ceil, wider, oblong] {
+            assert!(
+                conv_relu_cpu(&conv, x.clone(), Some(&pool)).is_err(),
+                "{pool:?}"
+            );
+        }
+        let alexnets = MaxPool2dConfig::new([3, 3]).with_strides([2, 2]).init();
+        assert!(conv_relu_cpu(&conv, x, Some(&alexnets)).is_ok());
+    }
+
     #[test]
     fn other_geometries_and_devices_are_left_to_burn() {
         let device = Device::flex();
@@ -356,17 +578,17 @@ mod tests {
         let uneven = Conv2dConfig::new([2, 3], [3, 3])
             .with_padding(PaddingConfig2d::Explicit(1, 0, 1, 0))
             .init(&device);
-        assert!(conv_relu_cpu(&uneven, x.clone()).is_err());
+        assert!(conv_relu_cpu(&uneven, x.clone(), None).is_err());
         let dilated = Conv2dConfig::new([2, 3], [3, 3])
             .with_dilation([2, 2])
             .init(&device);
-        assert!(conv_relu_cpu(&dilated, x.clone()).is_err());
+        assert!(conv_relu_cpu(&dilated, x.clone(), None).is_err());
         let grouped = Conv2dConfig::new([2, 4], [3, 3])
             .with_groups(2)
             .init(&device);
-        assert!(conv_relu_cpu(&grouped, x.clone()).is_err());
+        assert!(conv_relu_cpu(&grouped, x.clone(), None).is_err());
         let rectangular = Conv2dConfig::new([2, 3], [3, 5]).init(&device);
-        assert!(conv_relu_cpu(&rectangular, x.clone()).is_err());
-        assert!(conv_relu_cpu(&conv(2, 3, 3, 1, 1), x).is_ok());
+        assert!(conv_relu_cpu(&rectangular, x.clone(), None).is_err());
+        assert!(conv_relu_cpu(&conv(2, 3, 3, 1, 1), x, None).is_ok());
     }
 }

@@ -82,6 +82,12 @@ impl Layer {
         )
     }
 
+    /// Whether a max pool (3x3, stride 2) follows this convolution's ReLU: after conv1,
+    /// conv2 and conv5, as in torchvision.
+    pub fn pooled(self) -> bool {
+        matches!(self, Layer::Conv1 | Layer::Conv2 | Layer::Conv5)
+    }
+
     /// (kernel size, stride, padding) of a convolution, as in torchvision.
     pub fn conv_geometry(self) -> (usize, usize, usize) {
         match self {

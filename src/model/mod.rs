@@ -16,7 +16,7 @@ pub mod pth;
 pub mod synthetic;
 pub mod weights;
 
-pub use alexnet::{Activation, AlexNet, conv_relu};
+pub use alexnet::{Activation, AlexNet, conv_relu, max_pool};
 pub use architecture::Architecture;
 pub use layer::Layer;
 pub use weights::{HostTensor, ModelInfo, ModelKind, Weights};
