@@ -131,7 +131,7 @@ fn remembered_settings_are_instant_and_seeds_matter() {
 fn a_cancelled_evaluation_leaves_the_session_correct() {
     let (weights, samples) = (demo(), samples());
     let mut session = session(&weights, &samples);
-    // Cancel a conv2 change after its first batch (newer settings "arrived").
+    // Cancel a conv2 change at its first check (newer settings "arrived").
     let mut batches = 0;
     let cancelled = pollster::block_on(session.evaluate_with(
         &settings(1, &["conv2=drop:0.5"]),
@@ -159,6 +159,39 @@ fn a_cancelled_evaluation_leaves_the_session_correct() {
     let outcome = pollster::block_on(session.evaluate(&back, |_, _| {})).unwrap();
     assert_eq!(outcome.rerun_from, Some(Layer::Fc8));
     assert_same(&outcome.logits, &full(&weights, &back, &samples), "back");
+}
+
+#[test]
+fn newer_settings_interrupt_a_run_within_one_layer_of_one_batch() {
+    let (weights, samples) = (demo(), samples());
+    // A change to conv1 and a chart point from conv1 on (the longest runs), each told to
+    // stop at its third check: after its damage and two convolutions of its first batch,
+    // before that batch is through (what a slider moved meanwhile used to wait for).
+    for purpose in [Purpose::Show, Purpose::Probe] {
+        let mut session = session(&weights, &samples);
+        let (mut asked, mut batches_through) = (0, 0);
+        let stopped = pollster::block_on(session.evaluate_with(
+            &settings(1, &["conv1=drop:0.5"]),
+            purpose,
+            |_, _| batches_through += 1,
+            || {
+                asked += 1;
+                let go_on = asked < 3;
+                async move { go_on }
+            },
+        ))
+        .unwrap();
+        assert!(stopped.is_none(), "{purpose:?}");
+        assert_eq!(batches_through, 0, "{purpose:?}: a batch went through");
+        // The session is still right.
+        let next = settings(1, &["fc8=drop:0.3"]);
+        let outcome = pollster::block_on(session.evaluate(&next, |_, _| {})).unwrap();
+        assert_same(
+            &outcome.logits,
+            &full(&weights, &next, &samples),
+            "after a stop within a batch",
+        );
+    }
 }
 
 #[test]

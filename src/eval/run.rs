@@ -40,6 +40,15 @@ pub const BATCH: usize = 50;
 #[cfg(target_arch = "wasm32")]
 pub const BATCH: usize = 10;
 
+/// Images per piece of a dense layer. In the browser a dense layer runs on 25 images at
+/// a time, so that newer settings (a slider moved while a chart point is being computed)
+/// wait for a quarter of fc6's product at most, not for all of it; each row's values are
+/// the same either way (`dense_pieces_give_the_rows_of_the_whole`). Natively all at once.
+#[cfg(not(target_arch = "wasm32"))]
+pub const DENSE_ROWS: usize = usize::MAX;
+#[cfg(target_arch = "wasm32")]
+pub const DENSE_ROWS: usize = 25;
+
 /// Waits until a batch's result exists (a GPU only queues work), so that cancelling
 /// between batches stops real work and progress counts finished images.
 pub(crate) async fn finished(x: &Tensor<2>) -> Result<()> {
@@ -76,9 +85,9 @@ pub(crate) fn input(set: &SampleSet, range: Range<usize>, device: &Device) -> Te
 /// Runs the convolutions from `first` (an index into [`Layer::CONV`]) on, batch by batch:
 /// each batch is the activation entering layer `first` and, where the caller keeps them,
 /// the list that receives the activation entering each later convolution. Waits for each
-/// batch's result, reports `progress(done, images)` (but not at the end) and awaits
-/// `between()`, stopping with `None` when it says `false`. Returns the features entering
-/// fc6 for every image.
+/// batch's result and reports `progress(done, images)` (but not at the end). Awaits
+/// `between()` after every layer of every batch, stopping with `None` when it says
+/// `false`. Returns the features entering fc6 for every image.
 pub(crate) async fn convolutions<'k, F: Future<Output = bool>>(
     model: &AlexNet,
     first: usize,
@@ -93,8 +102,15 @@ pub(crate) async fn convolutions<'k, F: Future<Output = bool>>(
         for layer in &Layer::CONV[first..] {
             x = model.stage(*layer, x);
             // conv5's output is the dense layers' input, not kept per batch.
-            if let (Some(kept), false) = (kept.as_mut(), *layer == Layer::Conv5) {
+            if *layer == Layer::Conv5 {
+                break;
+            }
+            if let Some(kept) = kept.as_mut() {
                 kept.push(x.clone());
+            }
+            // Newer settings need not wait for the rest of the batch.
+            if !between().await {
+                return Ok(None);
             }
         }
         let Activation::Flat(x) = x else {
@@ -111,6 +127,45 @@ pub(crate) async fn convolutions<'k, F: Future<Output = bool>>(
         }
     }
     Ok(Some(Tensor::cat(features, 0)))
+}
+
+/// Dense `layer` on every row of `x`, `rows` rows at a time, awaiting `between()` after
+/// each piece but the last (`None` when it says `false`).
+pub(crate) async fn dense<F: Future<Output = bool>>(
+    model: &AlexNet,
+    layer: Layer,
+    x: Tensor<2>,
+    rows: usize,
+    between: &mut impl FnMut() -> F,
+) -> Result<Option<Tensor<2>>> {
+    let stage = |x| match model.stage(layer, Activation::Flat(x)) {
+        Activation::Flat(y) => y,
+        Activation::Maps(_) => unreachable!("dense layers give vectors"),
+    };
+    in_pieces(stage, x, rows, between).await
+}
+
+/// `f` on every row of `x`, `rows` rows at a time (see [`dense`]).
+async fn in_pieces<F: Future<Output = bool>>(
+    f: impl Fn(Tensor<2>) -> Tensor<2>,
+    x: Tensor<2>,
+    rows: usize,
+    between: &mut impl FnMut() -> F,
+) -> Result<Option<Tensor<2>>> {
+    let n = x.dims()[0];
+    if n <= rows {
+        return Ok(Some(f(x)));
+    }
+    let mut pieces = Vec::new();
+    for start in (0..n).step_by(rows) {
+        if start > 0 && !between().await {
+            return Ok(None);
+        }
+        let y = f(x.clone().narrow(0, start, rows.min(n - start)));
+        finished(&y).await?;
+        pieces.push(y);
+    }
+    Ok(Some(Tensor::cat(pieces, 0)))
 }
 
 /// Runs `model` over every sample: the convolutions batch by batch (`progress(done, total)`
@@ -134,4 +189,52 @@ pub async fn evaluate(
     let logits = read_logits(model.dense(features)).await?;
     progress(n, n);
     Ok(logits)
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::LinearConfig;
+    use burn::tensor::Distribution;
+
+    use super::*;
+
+    fn bits(x: Tensor<2>) -> Vec<u32> {
+        let values: Vec<f32> = x.into_data().try_to_vec().unwrap();
+        values.iter().map(|v| v.to_bits()).collect()
+    }
+
+    #[test]
+    fn dense_pieces_give_the_rows_of_the_whole() {
+        let device = Device::flex();
+        // fc6's and fc8's full sizes, on 100 images and on a ragged 57.
+        for (inputs, outputs) in [(9216, 4096), (4096, 1000)] {
+            let linear = LinearConfig::new(inputs, outputs).init(&device);
+            for n in [100, 57] {
+                let x = Tensor::<2>::random([n, inputs], Distribution::Default, &device);
+                let run = |rows| {
+                    let mut go_on = || async { true };
+                    let whole = in_pieces(|x| linear.forward(x), x.clone(), rows, &mut go_on);
+                    pollster::block_on(whole).unwrap().expect("never cancelled")
+                };
+                let whole = bits(run(usize::MAX));
+                assert_eq!(bits(run(25)), whole, "{inputs}x{outputs}, {n} rows");
+                assert_eq!(bits(run(DENSE_ROWS)), whole);
+            }
+        }
+    }
+
+    #[test]
+    fn a_dense_layer_in_pieces_stops_between_them() {
+        let device = Device::flex();
+        let linear = LinearConfig::new(8, 3).init(&device);
+        let x = Tensor::<2>::random([10, 8], Distribution::Default, &device);
+        let mut asked = 0;
+        let mut between = || {
+            asked += 1;
+            async move { asked < 2 }
+        };
+        let run = in_pieces(|x| linear.forward(x), x, 4, &mut between);
+        assert!(pollster::block_on(run).unwrap().is_none());
+        assert_eq!(asked, 2, "asked after the first and second pieces");
+    }
 }

@@ -10,7 +10,9 @@ use burn::prelude::*;
 use super::assess::Assessment;
 use super::intact::Intact;
 use super::metrics::Report;
-use super::run::{BATCH, LogitMatrix, convolutions, finished, input, read_logits};
+use super::run::{
+    BATCH, DENSE_ROWS, LogitMatrix, convolutions, dense, finished, input, read_logits,
+};
 use super::samples::SampleSet;
 use crate::error::Result;
 use crate::model::{Activation, AlexNet, Layer, Weights};
@@ -264,7 +266,13 @@ impl Session {
                 rerun_from: None,
             }));
         };
+        // Until the re-run below completes, only the inputs up to `first` are trustworthy.
+        self.dirty_from = Some(first);
         for &k in &changed {
+            // Newer settings need not wait for every changed layer's damage.
+            if !between().await {
+                return Ok(None);
+            }
             let layer = Layer::ALL[k];
             // The layer's next version is written into its current one's buffer.
             let reuse = self.model.take_weight(layer, &self.device);
@@ -272,8 +280,6 @@ impl Session {
             self.model.set_layer(layer, weight, bias, &self.device);
             self.applied[k] = wanted[k];
         }
-        // Until the re-run below completes, only the inputs up to `first` are trustworthy.
-        self.dirty_from = Some(first);
         let Some(logits) = self.run_from(first, &mut progress, &mut between).await? else {
             return Ok(None);
         };
@@ -342,7 +348,8 @@ impl Session {
 
     /// Runs layers `first..` from the cached input of layer `first`, refreshing the cached
     /// inputs of the layers after it: the convolutions batch by batch, then the dense layers
-    /// on every image. `between()` is awaited after every batch and every dense layer.
+    /// on every image ([`DENSE_ROWS`] at a time). `between()` is awaited after every layer
+    /// of every batch and every piece of a dense layer.
     async fn run_from<F: Future<Output = bool>>(
         &mut self,
         first: usize,
@@ -366,8 +373,8 @@ impl Session {
         self.dense.truncate(from + 1);
         let mut x = self.dense[from].clone();
         for (k, layer) in Layer::DENSE.into_iter().enumerate().skip(from) {
-            let Activation::Flat(y) = self.model.stage(layer, Activation::Flat(x)) else {
-                unreachable!("dense layers give vectors")
+            let Some(y) = dense(&self.model, layer, x, DENSE_ROWS, between).await? else {
+                return Ok(None);
             };
             x = y;
             if k + 1 < Layer::DENSE.len() {

@@ -3,7 +3,7 @@
 
 use super::{Outcome, Session, memo_key, states};
 use crate::error::Result;
-use crate::eval::run::{convolutions, finished, read_logits};
+use crate::eval::run::{DENSE_ROWS, convolutions, dense, finished, read_logits};
 use crate::model::{Activation, Layer};
 use crate::perturb::Settings;
 
@@ -28,6 +28,10 @@ impl Session {
         };
         let mut model = self.model.clone();
         for &k in &changed {
+            // Newer settings need not wait for every changed layer's damage.
+            if !between().await {
+                return Ok(None);
+            }
             let layer = Layer::ALL[k];
             let (weight, bias) = self.layer_tensors(layer, wanted[k]);
             model.set_layer(layer, weight, bias, &self.device);
@@ -50,8 +54,8 @@ impl Session {
         };
         let from = first.max(first_dense) - first_dense;
         for (k, layer) in Layer::DENSE.into_iter().enumerate().skip(from) {
-            let Activation::Flat(y) = model.stage(layer, Activation::Flat(x)) else {
-                unreachable!("dense layers give vectors")
+            let Some(y) = dense(&model, layer, x, DENSE_ROWS, &mut between).await? else {
+                return Ok(None);
             };
             x = y;
             if k + 1 < Layer::DENSE.len() {
