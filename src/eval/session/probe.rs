@@ -3,6 +3,8 @@
 
 use super::{Outcome, Session, memo_key, states};
 use crate::error::Result;
+use burn::prelude::*;
+
 use crate::eval::run::{DENSE_ROWS, convolutions, dense, finished, read_logits};
 use crate::model::{Activation, Layer};
 use crate::perturb::Settings;
@@ -38,11 +40,14 @@ impl Session {
         }
         let n = self.images;
         let first_dense = Layer::CONV.len();
+        let (images, rows) = pieces(&self.device);
         let mut x = if first < first_dense {
-            let batches = self
-                .batches
-                .iter()
-                .map(|batch| (batch[first].clone(), None::<&mut Vec<Activation>>));
+            let batches = self.batches.iter().flat_map(|batch| {
+                let x = batch[first].clone();
+                split(x, images)
+                    .into_iter()
+                    .map(|x| (x, None::<&mut Vec<Activation>>))
+            });
             let features =
                 convolutions(&model, first, batches, n, &mut progress, &mut between).await?;
             let Some(features) = features else {
@@ -54,7 +59,7 @@ impl Session {
         };
         let from = first.max(first_dense) - first_dense;
         for (k, layer) in Layer::DENSE.into_iter().enumerate().skip(from) {
-            let Some(y) = dense(&model, layer, x, DENSE_ROWS, &mut between).await? else {
+            let Some(y) = dense(&model, layer, x, rows, &mut between).await? else {
                 return Ok(None);
             };
             x = y;
@@ -72,4 +77,35 @@ impl Session {
             rerun_from: Some(Layer::ALL[first]),
         }))
     }
+}
+
+/// Images per piece of a chart point's run through the convolutions, and through a dense
+/// layer. Chart points fill the page's figure while the visitor is idle, and a slider
+/// moved meanwhile waits for the piece under way: on the CPU (one thread, in the browser)
+/// pieces of 5 images through each convolution and of 10 through each dense layer, which
+/// give every image the same values as whole batches (each image's convolutions are
+/// products of their own, and a dense layer's rows do not depend on the others:
+/// `probes_are_exact_and_leave_the_session_as_it_was`). On a GPU whole batches, whose
+/// kernels may depend on the batch's size.
+fn pieces(device: &Device) -> (usize, usize) {
+    if *device == Device::flex() {
+        (5, 10)
+    } else {
+        (usize::MAX, DENSE_ROWS)
+    }
+}
+
+/// A batch's activation in pieces of at most `images` images.
+fn split(x: Activation, images: usize) -> Vec<Activation> {
+    let Activation::Maps(x) = x else {
+        unreachable!("convolutions receive maps")
+    };
+    let n = x.dims()[0];
+    if n <= images {
+        return vec![Activation::Maps(x)];
+    }
+    (0..n)
+        .step_by(images)
+        .map(|start| Activation::Maps(x.clone().narrow(0, start, images.min(n - start))))
+        .collect()
 }
