@@ -122,13 +122,24 @@ async fn press(browser: &Browser, layer: Layer, key: Key) {
     browser.settled().await;
 }
 
-/// Slider-to-numbers latency, as the page measures it (request to results), for `moves`
-/// PageUp presses on each layer's slider, fc8 first (so no move restores an earlier
-/// layer); the median per layer, in ms.
-async fn latencies(browser: &Browser, moves: usize) -> Vec<(Layer, f64)> {
+/// The worker's own time for the settings on screen: "Updated in N ms" in the status line
+/// (NaN for a remembered result).
+async fn worker_ms(browser: &Browser) -> f64 {
+    let status = browser.text("#status").await;
+    status
+        .strip_prefix("Updated in ")
+        .and_then(|rest| rest.split_once(" ms"))
+        .and_then(|(ms, _)| ms.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// Slider-to-numbers latency, as the page measures it (request to results), and the
+/// worker's own time for it, for `moves` PageUp presses on each layer's slider, fc8 first
+/// (so no move restores an earlier layer); the medians per layer, in ms.
+async fn latencies(browser: &Browser, moves: usize) -> Vec<(Layer, f64, f64)> {
     let mut out = Vec::new();
     for layer in Layer::ALL.iter().rev() {
-        let mut times = Vec::new();
+        let (mut times, mut own) = (Vec::new(), Vec::new());
         for _ in 0..moves {
             press(browser, *layer, Key::PageUp).await;
             times.push(
@@ -138,24 +149,26 @@ async fn latencies(browser: &Browser, moves: usize) -> Vec<(Layer, f64)> {
                     .parse()
                     .unwrap(),
             );
+            own.push(worker_ms(browser).await);
         }
-        out.push((*layer, median(times)));
+        out.push((*layer, median(times), median(own)));
     }
     out.reverse();
     out
 }
 
-fn print_latencies(images: &str, full: f64, times: &[(Layer, f64)]) {
+fn print_latencies(images: &str, full: f64, times: &[(Layer, f64, f64)]) {
     println!("speed   slider to numbers, {images} (the page's full evaluation: {full:.0} ms)");
-    for (i, (layer, ms)) in times.iter().enumerate() {
+    for (i, (layer, ms, worker)) in times.iter().enumerate() {
         // A change to layer k re-runs k..fc8: the difference to the next layer's time is
         // what layer k itself costs (its damage, upload and run).
-        let own = ms - times.get(i + 1).map_or(0.0, |(_, t)| *t);
+        let own = ms - times.get(i + 1).map_or(0.0, |(_, t, _)| *t);
         println!(
-            "speed     {:<5} {ms:>8.0} ms  (full / this = {:>5.1}x; this layer's own part {own:>6.0} ms, {:>4.1}% of a conv1 change)",
+            "speed     {:<5} {ms:>8.0} ms  (full / this = {:>5.1}x; this layer's own part {own:>6.0} ms, {:>4.1}% of a conv1 change; the worker's evaluation {worker:>6.0} ms, the rest {:>5.0} ms)",
             layer.name(),
             full / ms,
-            100.0 * own / times[0].1
+            100.0 * own / times[0].1,
+            ms - worker
         );
     }
 }

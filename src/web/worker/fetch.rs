@@ -219,8 +219,27 @@ pub async fn cached(url: &str, sha256: &str) -> Option<Vec<u8>> {
         .await
         .ok()?;
     let resp: Response = hit.dyn_into().ok()?;
-    let buffer = JsFuture::from(resp.array_buffer().ok()?).await.ok()?;
-    Some(Uint8Array::new(&buffer).to_vec())
+    let size = resp
+        .headers()
+        .get(SIZE_HEADER)
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<usize>().ok());
+    // Read in the stream's small chunks, not as one ArrayBuffer of the whole shard: a
+    // 20 MiB buffer per shard would stay in the worker's JS heap, as garbage, until a
+    // major collection (which an idle worker may never run).
+    let reader: ReadableStreamDefaultReader = resp.body()?.get_reader().dyn_into().ok()?;
+    let mut out = Vec::with_capacity(size.unwrap_or(0));
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.ok()?;
+        if Reflect::get(&chunk, &"done".into()).ok()?.as_bool() != Some(false) {
+            return Some(out);
+        }
+        let array: Uint8Array = Reflect::get(&chunk, &"value".into()).ok()?.dyn_into().ok()?;
+        let start = out.len();
+        out.resize(start + array.length() as usize, 0);
+        array.copy_to(&mut out[start..]);
+    }
 }
 
 /// Keeps verified bytes for the next visit. Failing to (private mode, full disk) only
