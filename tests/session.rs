@@ -8,7 +8,7 @@ use burn::prelude::Device;
 use common::*;
 use lesion::eval::run::BATCH;
 use lesion::eval::{Comparison, LogitMatrix, Purpose, Report, SampleSet, Session, evaluate};
-use lesion::model::{AlexNet, Layer, Weights};
+use lesion::model::{AlexNet, Layer, Weights, manifest};
 use lesion::perturb::{Settings, apply};
 
 /// The first `n` sample images.
@@ -253,6 +253,71 @@ fn probes_are_exact_and_leave_the_session_as_it_was() {
     }
     let back = show(&mut session, &user);
     assert_eq!(back.rerun_from, None, "still remembered after 70 probes");
+}
+
+/// On the CPU the model's own buffers are the intact weights: the session keeps a layer's
+/// intact values beside them only while that layer is damaged, and the weights and numbers
+/// it gives are the same throughout.
+#[test]
+fn the_model_holds_the_intact_weights_until_a_layer_is_damaged() {
+    // f16 values, as the site installs them: kept values take 2 bytes each.
+    let (_, bytes) = manifest::encode(&demo(), None);
+    let weights = manifest::decode(&bytes, demo().info().clone(), "demo").unwrap();
+    let samples = first(12);
+    let biases: usize = Layer::ALL.iter().map(|l| weights.bias(*l).len()).sum();
+    let kept = |layers: &[Layer]| {
+        biases * 2
+            + layers
+                .iter()
+                .map(|l| weights.weight(*l).len() * 2)
+                .sum::<usize>()
+    };
+    let mut session = session(&weights, &samples);
+    assert_eq!(session.intact_bytes(), kept(&[]), "loaded");
+    let show = |session: &mut Session, s: &Settings| {
+        let outcome = pollster::block_on(session.evaluate(s, |_, _| {})).unwrap();
+        assert_same(
+            &outcome.logits,
+            &full(&weights, s, &samples),
+            &s.to_string(),
+        );
+        assert_eq!(session.weights().tensors(), weights.tensors(), "{s}");
+    };
+    let damaged = settings(5, &["conv1=drop:0.7", "fc6=noise:0.5"]);
+    show(&mut session, &damaged);
+    assert_eq!(session.intact_bytes(), kept(&[Layer::Conv1, Layer::Fc6]));
+    // A probe damaging a layer the model holds intact reads it from the model, exactly.
+    let probe = settings(5, &["conv1=drop:0.7", "fc6=noise:0.5", "conv3=prune:0.4"]);
+    let probed = pollster::block_on(session.evaluate_with(
+        &probe,
+        Purpose::Probe,
+        |_, _| {},
+        || async { true },
+    ))
+    .unwrap()
+    .unwrap();
+    assert_same(&probed.logits, &full(&weights, &probe, &samples), "probe");
+    assert_eq!(session.intact_bytes(), kept(&[Layer::Conv1, Layer::Fc6]));
+    // Other damage to a damaged layer, then the layers intact again one by one.
+    show(
+        &mut session,
+        &settings(6, &["conv1=units:0.2", "fc6=noise:0.5"]),
+    );
+    show(&mut session, &settings(6, &["conv1=units:0.2"]));
+    assert_eq!(session.intact_bytes(), kept(&[Layer::Conv1]));
+    show(&mut session, &settings(7, &["fc8=prune:0.5"]));
+    assert_eq!(session.intact_bytes(), kept(&[Layer::Fc8]));
+    show(
+        &mut session,
+        &settings(8, &["conv1=noise:0.1", "fc8=prune:0.5"]),
+    );
+    // (The intact settings are remembered: showing them again runs nothing.)
+    show(&mut session, &settings(9, &["fc7=drop:0.1"]));
+    assert_eq!(
+        session.intact_bytes(),
+        kept(&[Layer::Fc7]),
+        "conv1, fc8 intact again"
+    );
 }
 
 #[test]

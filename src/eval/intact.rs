@@ -1,7 +1,15 @@
 //! The intact weights a [`Session`](super::Session) damages layers from. Each tensor is
 //! kept in f16 when f16 holds every one of its values exactly (the site's weights are
-//! f16: half the memory of f32, 122 MB instead of 244 MB at full size), else in f32. What
-//! comes out is always the same f32 values that went in.
+//! f16: half the memory of f32, 122 MB instead of 244 MB at full size), else in f32, in
+//! blocks of [`CHUNK`] values (no layer-sized block: in WebAssembly, whose memory never
+//! shrinks, a 75 MB block freed and asked for again left holes that smaller blocks split).
+//! What comes out is always the same f32 values that went in.
+//!
+//! On the CPU backend a layer's weight may instead be *lent* to the model
+//! ([`Intact::lend`]): while the model's version of the layer is intact, the model's own
+//! buffer is the only copy, and the intact values are kept here only from the layer's
+//! first damage ([`Intact::take_back`]) until it is intact again ([`Intact::lend_layer`]).
+//! A loaded, undamaged session then holds one copy of the weights, not two.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +18,7 @@ use half::f16;
 use crate::model::{HostTensor, Layer, ModelInfo, Weights};
 use crate::perturb::{Damage, damage_in_place, layer_index};
 
-/// Values per conversion step (a small buffer, not a layer-sized one).
+/// Values per block (a small buffer, not a layer-sized one).
 const CHUNK: usize = 1 << 16;
 
 /// Every f16's f32 value, by its bits: one load per value where the conversion itself
@@ -22,80 +30,96 @@ fn f16_table() -> &'static [f32] {
 }
 
 enum Values {
-    F16(Vec<f16>),
-    F32(Vec<f32>),
+    F16(Vec<Vec<f16>>),
+    F32(Vec<Vec<f32>>),
 }
 
-struct Kept {
-    shape: Vec<usize>,
-    values: Values,
-}
-
-impl Kept {
-    fn of(tensor: &HostTensor) -> Self {
-        let data = tensor.data();
-        let mut half = Vec::with_capacity(data.len());
-        let mut exact = true;
+impl Values {
+    /// `data` in f16 blocks when every value survives the trip exactly, else in f32 ones.
+    fn of(data: &[f32]) -> Self {
+        let mut halves = Vec::with_capacity(data.len().div_ceil(CHUNK));
         for chunk in data.chunks(CHUNK) {
-            let start = half.len();
-            half.extend(chunk.iter().map(|v| f16::from_f32(*v)));
-            exact = half[start..]
+            let half: Vec<f16> = chunk.iter().map(|v| f16::from_f32(*v)).collect();
+            let exact = half
                 .iter()
                 .zip(chunk)
                 .all(|(h, v)| h.to_f32().to_bits() == v.to_bits());
             if !exact {
-                break;
+                return Values::F32(data.chunks(CHUNK).map(<[f32]>::to_vec).collect());
             }
+            halves.push(half);
         }
-        let values = if exact {
-            Values::F16(half)
-        } else {
-            Values::F32(data.to_vec())
-        };
-        Self {
-            shape: tensor.shape().to_vec(),
-            values,
-        }
-    }
-
-    fn len(&self) -> usize {
-        match &self.values {
-            Values::F16(v) => v.len(),
-            Values::F32(v) => v.len(),
-        }
+        Values::F16(halves)
     }
 
     fn bytes(&self) -> usize {
-        match &self.values {
-            Values::F16(v) => v.len() * 2,
-            Values::F32(v) => v.len() * 4,
+        match self {
+            Values::F16(v) => v.iter().map(|c| c.len() * 2).sum(),
+            Values::F32(v) => v.iter().map(|c| c.len() * 4).sum(),
         }
     }
 
     /// The values as f32, written into `out` (of the same length).
     fn fill(&self, out: &mut [f32]) {
-        match &self.values {
-            Values::F32(v) => out.copy_from_slice(v),
+        let blocks = out.chunks_mut(CHUNK);
+        match self {
+            Values::F32(v) => {
+                for (d, s) in blocks.zip(v) {
+                    d.copy_from_slice(s);
+                }
+            }
             Values::F16(v) => {
                 let table = f16_table();
-                for (d, s) in out.iter_mut().zip(v) {
-                    *d = table[s.to_bits() as usize];
+                for (d, s) in blocks.zip(v) {
+                    for (d, s) in d.iter_mut().zip(s) {
+                        *d = table[s.to_bits() as usize];
+                    }
                 }
             }
         }
     }
+}
+
+struct Kept {
+    shape: Vec<usize>,
+    /// `None` while lent: the model holds the intact values.
+    values: Option<Values>,
+}
+
+impl Kept {
+    fn of(tensor: &HostTensor) -> Self {
+        Self {
+            shape: tensor.shape().to_vec(),
+            values: Some(Values::of(tensor.data())),
+        }
+    }
+
+    fn lent(tensor: &HostTensor) -> Self {
+        Self {
+            shape: tensor.shape().to_vec(),
+            values: None,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    fn bytes(&self) -> usize {
+        self.values.as_ref().map_or(0, Values::bytes)
+    }
 
     /// The values as f32 in `reuse` when it has their length, else in a new buffer.
-    fn values_in(&self, mut reuse: Vec<f32>) -> Vec<f32> {
+    fn tensor_in(&self, mut reuse: Vec<f32>) -> HostTensor {
+        let values = self
+            .values
+            .as_ref()
+            .expect("lent values are read from the model, not from here");
         if reuse.len() != self.len() {
             reuse = crate::perturb::buffer(self.len());
         }
-        self.fill(&mut reuse);
-        reuse
-    }
-
-    fn tensor_in(&self, reuse: Vec<f32>) -> HostTensor {
-        HostTensor::new(self.shape.clone(), self.values_in(reuse)).expect("kept with its shape")
+        values.fill(&mut reuse);
+        HostTensor::new(self.shape.clone(), reuse).expect("kept with its shape")
     }
 
     fn tensor(&self) -> HostTensor {
@@ -107,16 +131,40 @@ impl Kept {
 pub struct Intact {
     info: ModelInfo,
     tensors: BTreeMap<String, Kept>,
+    /// Whether layers' weights are lent to the model ([`Intact::lend`]).
+    lends: bool,
 }
 
 impl Intact {
+    /// Keeps every tensor.
     pub fn keep(weights: &Weights) -> Self {
+        Self::with(weights, false)
+    }
+
+    /// Keeps the biases; every layer's weight is lent to the model (see the module's
+    /// documentation): the caller must [`Intact::take_back`] a layer's intact values
+    /// before its model's version changes.
+    pub fn lend(weights: &Weights) -> Self {
+        Self::with(weights, true)
+    }
+
+    fn with(weights: &Weights, lends: bool) -> Self {
+        let weight_keys: Vec<String> = Layer::ALL.iter().map(|l| l.weight_key()).collect();
+        let lent = |name: &String| lends && weight_keys.contains(name);
         Self {
+            lends,
             info: weights.info().clone(),
             tensors: weights
                 .tensors()
                 .iter()
-                .map(|(name, t)| (name.clone(), Kept::of(t)))
+                .map(|(name, t)| {
+                    let kept = if lent(name) {
+                        Kept::lent(t)
+                    } else {
+                        Kept::of(t)
+                    };
+                    (name.clone(), kept)
+                })
                 .collect(),
         }
     }
@@ -131,7 +179,35 @@ impl Intact {
         self.tensors.values().map(Kept::bytes).sum()
     }
 
-    /// The intact weight and bias of `layer`, in f32.
+    /// Whether `layer`'s intact weight is here (it is otherwise lent to the model).
+    pub fn holds(&self, layer: Layer) -> bool {
+        self.tensors[&layer.weight_key()].values.is_some()
+    }
+
+    /// Keeps `layer`'s intact weight, `values`, read from the model it was lent to before
+    /// the model's version changes. Nothing to do when it is held already.
+    pub fn take_back(&mut self, layer: Layer, values: &[f32]) {
+        let kept = self
+            .tensors
+            .get_mut(&layer.weight_key())
+            .expect("every layer");
+        if kept.values.is_none() {
+            assert_eq!(values.len(), kept.len(), "{layer:?}'s intact weight");
+            kept.values = Some(Values::of(values));
+        }
+    }
+
+    /// The model holds `layer` intact again: when layers are lent, the weight taken back
+    /// is dropped. Weights kept from the start ([`Intact::keep`]) stay.
+    pub fn lend_layer(&mut self, layer: Layer) {
+        if self.lends
+            && let Some(kept) = self.tensors.get_mut(&layer.weight_key())
+        {
+            kept.values = None;
+        }
+    }
+
+    /// The intact weight and bias of `layer`, in f32 (held here: see [`Intact::holds`]).
     pub fn layer(&self, layer: Layer) -> (HostTensor, HostTensor) {
         self.layer_in(layer, Vec::new())
     }
@@ -160,6 +236,33 @@ impl Intact {
         reuse: Vec<f32>,
     ) -> (HostTensor, HostTensor) {
         let (weight, bias) = self.layer_in(layer, reuse);
+        Self::damage(layer, weight, bias, damage, seed)
+    }
+
+    /// `layer` from its intact weight `values` as lent to the model (see
+    /// [`Intact::lend`]), with `damage` drawn from `seed` when there is one.
+    pub fn from_lent(
+        &self,
+        layer: Layer,
+        values: Vec<f32>,
+        damage: Option<(Damage, u64)>,
+    ) -> (HostTensor, HostTensor) {
+        let shape = self.shape(layer).to_vec();
+        let weight = HostTensor::new(shape, values).expect("the model's weight has its shape");
+        let bias = self.tensors[&layer.bias_key()].tensor();
+        match damage {
+            Some((damage, seed)) => Self::damage(layer, weight, bias, damage, seed),
+            None => (weight, bias),
+        }
+    }
+
+    fn damage(
+        layer: Layer,
+        weight: HostTensor,
+        bias: HostTensor,
+        damage: Damage,
+        seed: u64,
+    ) -> (HostTensor, HostTensor) {
         let ((shape, mut w), (bias_shape, mut b)) = (weight.into_parts(), bias.into_parts());
         damage_in_place(&mut w, &mut b, layer_index(layer), damage, seed);
         let sized = "damage keeps every tensor's size";
@@ -169,12 +272,25 @@ impl Intact {
         )
     }
 
-    /// All of them in f32 again.
-    pub fn weights(&self) -> Weights {
+    /// All of them in f32 again; a lent layer's weight from `lent(layer)` (the model's).
+    pub fn weights(&self, lent: impl Fn(Layer) -> Vec<f32>) -> Weights {
         let tensors = self
             .tensors
             .iter()
-            .map(|(name, kept)| (name.clone(), kept.tensor()))
+            .map(|(name, kept)| {
+                let tensor = match &kept.values {
+                    Some(_) => kept.tensor(),
+                    None => {
+                        let layer = Layer::ALL
+                            .into_iter()
+                            .find(|l| l.weight_key() == *name)
+                            .expect("only layers' weights are lent");
+                        HostTensor::new(kept.shape.clone(), lent(layer))
+                            .expect("the model's weight has its shape")
+                    }
+                };
+                (name.clone(), tensor)
+            })
             .collect();
         Weights::new(self.info.clone(), tensors).expect("kept from checked weights")
     }
@@ -211,12 +327,12 @@ mod tests {
         let halves = weights(|i| f16::from_f32(i as f32 * 0.37 - 3.0).to_f32());
         let kept = Intact::keep(&halves);
         assert_eq!(kept.bytes(), halves.num_parameters() * 2);
-        assert_eq!(kept.weights().tensors(), halves.tensors());
+        assert_eq!(kept.weights(|_| unreachable!()).tensors(), halves.tensors());
         // One value f16 cannot hold keeps that tensor in f32, exactly.
         let fine = weights(|i| i as f32 * 0.1 + 1e-7);
         let kept = Intact::keep(&fine);
         assert!(kept.bytes() > fine.num_parameters() * 2);
-        assert_eq!(kept.weights().tensors(), fine.tensors());
+        assert_eq!(kept.weights(|_| unreachable!()).tensors(), fine.tensors());
     }
 
     #[test]

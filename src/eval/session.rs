@@ -10,16 +10,17 @@ use burn::prelude::*;
 use super::assess::Assessment;
 use super::intact::Intact;
 use super::metrics::Report;
-use super::run::{
-    BATCH, DENSE_ROWS, LogitMatrix, convolutions, dense, finished, input, read_logits,
-};
+use super::run::{BATCH, DENSE_ROWS, LogitMatrix, convolutions, dense, finished, read_logits};
 use super::samples::SampleSet;
 use crate::error::Result;
 use crate::model::{Activation, AlexNet, Layer, Weights};
 use crate::perturb::{Damage, Settings};
 
+mod input;
 mod inside;
 mod probe;
+
+use input::Input;
 
 /// How many recent results are remembered (each is N x 1000 f32: 400 kB for 100 images).
 const MEMO: usize = 64;
@@ -70,7 +71,10 @@ pub struct Session {
     weights: Intact,
     device: Device,
     model: AlexNet,
-    /// `batches[b][k]`: batch b's activation entering convolution k under `applied`.
+    /// Batch b's images ([`BATCH`] of them, the last maybe fewer), as they enter conv1.
+    inputs: Vec<Input>,
+    /// `batches[b][k - 1]`: batch b's activation entering convolution k (conv2..conv5)
+    /// under `applied`.
     batches: Vec<Vec<Activation>>,
     /// The activations entering fc6, fc7 and fc8 under `applied`, every image at once (the
     /// dense layers run on all images together, see `run::BATCH`).
@@ -90,7 +94,9 @@ pub struct Session {
 impl Session {
     /// Loads the intact model and the images onto `device` and evaluates them once (the
     /// reference, [`Session::intact`]). The weights move to the device; the session keeps
-    /// the intact values on the host compactly ([`Intact`]).
+    /// the intact values on the host compactly ([`Intact`]): on a GPU all of them, on the
+    /// CPU backend only those of the layers whose model version is damaged (the model's
+    /// own buffers hold the others: see [`Intact::lend`]).
     /// `progress(done, total)` counts images.
     pub async fn new(
         weights: Weights,
@@ -98,16 +104,18 @@ impl Session {
         device: Device,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<Self> {
-        let kept = Intact::keep(&weights);
+        let kept = if device == Device::flex() {
+            Intact::lend(&weights)
+        } else {
+            Intact::keep(&weights)
+        };
         let model = AlexNet::from_owned(weights, &device)?;
         let n = samples.len();
-        let batches = (0..n)
+        let inputs: Vec<Input> = (0..n)
             .step_by(BATCH)
-            .map(|start| {
-                let x = input(samples, start..(start + BATCH).min(n), &device);
-                vec![Activation::Maps(x)]
-            })
+            .map(|start| Input::of(samples, start..(start + BATCH).min(n), &device))
             .collect();
+        let batches = inputs.iter().map(|_| Vec::new()).collect();
         let no_logits = LogitMatrix {
             classes: 0,
             data: Vec::new(),
@@ -120,6 +128,7 @@ impl Session {
             weights: kept,
             device,
             model,
+            inputs,
             batches,
             dense: Vec::new(),
             images: n,
@@ -141,7 +150,8 @@ impl Session {
 
     /// The intact weights, in f32 (a copy).
     pub fn weights(&self) -> Weights {
-        self.weights.weights()
+        self.weights
+            .weights(|layer| self.model.weight_values(layer))
     }
 
     /// The shape of `layer`'s weight, in torchvision's layout.
@@ -149,7 +159,7 @@ impl Session {
         self.weights.shape(layer)
     }
 
-    /// Bytes the intact weights take on the host.
+    /// Bytes the intact weights take on the host, beside the model's own.
     pub fn intact_bytes(&self) -> usize {
         self.weights.bytes()
     }
@@ -276,9 +286,14 @@ impl Session {
             let layer = Layer::ALL[k];
             // The layer's next version is written into its current one's buffer.
             let reuse = self.model.take_weight(layer, &self.device);
+            // A layer lent to the model held it intact: its values are kept from now on.
+            self.weights.take_back(layer, &reuse);
             let (weight, bias) = self.layer_tensors_in(layer, wanted[k], reuse);
             self.model.set_layer(layer, weight, bias, &self.device);
             self.applied[k] = wanted[k];
+            if wanted[k].is_none() {
+                self.weights.lend_layer(layer);
+            }
         }
         let Some(logits) = self.run_from(first, &mut progress, &mut between).await? else {
             return Ok(None);
@@ -307,13 +322,19 @@ impl Session {
         Some((changed, first))
     }
 
-    /// The weight and bias of `layer` in `state`: intact, or damaged.
+    /// The weight and bias of `layer` in `state`: intact, or damaged (in a new buffer;
+    /// the model's version of a lent layer is intact, and read from there).
     fn layer_tensors(
         &self,
         layer: Layer,
         state: LayerState,
     ) -> (crate::model::HostTensor, crate::model::HostTensor) {
-        self.layer_tensors_in(layer, state, Vec::new())
+        if self.weights.holds(layer) {
+            self.layer_tensors_in(layer, state, Vec::new())
+        } else {
+            let values = self.model.weight_values(layer);
+            self.weights.from_lent(layer, values, state)
+        }
     }
 
     /// [`Session::layer_tensors`], the weight written into `reuse` when it has its length.
@@ -359,9 +380,14 @@ impl Session {
         let n = self.images;
         let first_dense = Layer::CONV.len();
         if first < first_dense {
-            let batches = self.batches.iter_mut().map(|batch| {
-                batch.truncate(first + 1);
-                (batch[first].clone(), Some(batch))
+            let (inputs, device) = (&self.inputs, &self.device);
+            let batches = self.batches.iter_mut().zip(inputs).map(|(batch, input)| {
+                batch.truncate(first);
+                let x = match first {
+                    0 => input.activation(device),
+                    k => batch[k - 1].clone(),
+                };
+                (x, Some(batch))
             });
             let features = convolutions(&self.model, first, batches, n, progress, between);
             let Some(features) = features.await? else {

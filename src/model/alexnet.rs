@@ -159,6 +159,25 @@ impl AlexNet {
         data.try_into_vec::<f32>().unwrap_or_default()
     }
 
+    /// A copy of `layer`'s weight in torchvision's order, read on the CPU backend (where
+    /// reading is immediate): the intact values of a layer whose weight the session lent
+    /// to the model (see `eval::Intact::lend`).
+    pub fn weight_values(&self, layer: Layer) -> Vec<f32> {
+        let data = match layer {
+            Layer::Conv1 => self.conv1.weight.val().into_data(),
+            Layer::Conv2 => self.conv2.weight.val().into_data(),
+            Layer::Conv3 => self.conv3.weight.val().into_data(),
+            Layer::Conv4 => self.conv4.weight.val().into_data(),
+            Layer::Conv5 => self.conv5.weight.val().into_data(),
+            // Stored transposed (see `set_linear`).
+            Layer::Fc6 => self.fc6.weight.val().transpose().into_data(),
+            Layer::Fc7 => self.fc7.weight.val().transpose().into_data(),
+            Layer::Fc8 => self.fc8.weight.val().transpose().into_data(),
+        };
+        data.try_into_vec::<f32>()
+            .unwrap_or_else(|_| panic!("the model's weights are f32"))
+    }
+
     /// Replaces one layer's parameters (same shapes, torchvision's layout). The old
     /// tensors are released, so the model never holds two versions of a layer.
     pub fn set_layer(

@@ -23,16 +23,16 @@ impl Session {
             )));
         }
         let layer = Layer::Conv1;
-        let (weight, bias) = self.weights.layer(layer);
+        let (weight, bias) = self.layer_tensors(layer, None);
         let state = states(settings)[0];
         let (damaged, damaged_bias) = self.layer_tensors(layer, state);
         let scale = inside::filter_scale(weight.data());
         let filters_intact = inside::filters(weight.shape(), weight.data(), scale)?;
         let filters = inside::filters(damaged.shape(), damaged.data(), scale)?;
-        let Activation::Maps(batch) = &self.batches[image / BATCH][0] else {
+        let Activation::Maps(batch) = self.inputs[image / BATCH].activation(&self.device) else {
             unreachable!("the images enter conv1 as maps")
         };
-        let x = batch.clone().narrow(0, image % BATCH, 1);
+        let x = batch.narrow(0, image % BATCH, 1);
         let (shape, intact_maps) = self.conv1_maps(x.clone(), weight, bias).await?;
         let (_, maps) = self.conv1_maps(x, damaged, damaged_bias).await?;
         let scales = inside::map_scales(&intact_maps, shape[0]);

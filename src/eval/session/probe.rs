@@ -42,12 +42,19 @@ impl Session {
         let first_dense = Layer::CONV.len();
         let (images, rows) = pieces(&self.device);
         let mut x = if first < first_dense {
-            let batches = self.batches.iter().flat_map(|batch| {
-                let x = batch[first].clone();
-                split(x, images)
-                    .into_iter()
-                    .map(|x| (x, None::<&mut Vec<Activation>>))
-            });
+            let batches = self
+                .batches
+                .iter()
+                .zip(&self.inputs)
+                .flat_map(|(batch, input)| {
+                    let x = match first {
+                        0 => input.activation(&self.device),
+                        k => batch[k - 1].clone(),
+                    };
+                    split(x, images)
+                        .into_iter()
+                        .map(|x| (x, None::<&mut Vec<Activation>>))
+                });
             let features =
                 convolutions(&model, first, batches, n, &mut progress, &mut between).await?;
             let Some(features) = features else {
