@@ -13,7 +13,7 @@ use lesion::web::protocol::{
     self, CHART_POSITIONS, ChartPoint, Envelope, Failure, LoadedModel, Progress, Reply, Request,
     Results,
 };
-use lesion::web::worker::scheduler::{Job, Scheduler};
+use lesion::web::worker::scheduler::{Job, QUIET_MS, Scheduler};
 
 /// A report over 4 images of 3 classes: image i's logits favour class `tops[i]`.
 fn report(tops: [usize; 4]) -> Report {
@@ -521,6 +521,51 @@ fn the_scheduler_shows_the_newest_settings_first_then_fills_the_charts() {
         "fc8 first, the quickest"
     );
     assert_eq!(charted[79], (Layer::Conv1, Kind::Drop, 3, 100));
+}
+
+/// The extras (chart points, the look inside) wait until the visitor has left the settings
+/// alone for a moment, so that a slider being stepped or dragged does not wait for them;
+/// the page's own settings and the pinned ones never wait.
+#[test]
+fn the_extras_wait_for_the_visitor_to_pause() {
+    let mut scheduler = Scheduler::default();
+    scheduler.engine_replaced(1);
+    scheduler.want(Settings::default(), [Kind::Drop; 8], None, 0, None);
+    scheduler.asked_at(1000.0);
+    let (show, ticket) = scheduler.next().unwrap();
+    assert!(matches!(show, Job::Show(_)), "{show:?}");
+    assert_eq!(
+        scheduler.wait_before(&show, 1000.0),
+        None,
+        "the settings at once"
+    );
+    assert!(scheduler.done(&show, ticket));
+    let (inside, ticket) = scheduler.next().unwrap();
+    assert!(matches!(inside, Job::Inside(_)), "{inside:?}");
+    assert_eq!(
+        scheduler.wait_before(&inside, 1100.0),
+        Some(QUIET_MS - 100.0)
+    );
+    assert!(scheduler.done(&inside, ticket));
+    let (chart, _) = scheduler.next().unwrap();
+    assert!(matches!(chart, Job::Chart(_)), "{chart:?}");
+    assert_eq!(scheduler.wait_before(&chart, 999.0 + QUIET_MS), Some(1.0));
+    assert_eq!(scheduler.wait_before(&chart, 1000.0 + QUIET_MS), None);
+    // Every request starts the pause again.
+    scheduler.asked_at(5000.0);
+    let half = QUIET_MS / 2.0;
+    assert_eq!(scheduler.wait_before(&chart, 5000.0 + half), Some(half));
+    let pinned = Job::Pinned(Settings::default());
+    assert_eq!(
+        scheduler.wait_before(&pinned, 5000.0),
+        None,
+        "pinned at once"
+    );
+    assert_eq!(
+        Scheduler::default().wait_before(&chart, 0.0),
+        None,
+        "nothing asked"
+    );
 }
 
 /// The chart of the layer moved last fills in before the others: the figure shows what

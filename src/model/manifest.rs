@@ -10,6 +10,10 @@ use crate::text::{is_plain_file_name, shorten};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 
+mod parts;
+
+pub use parts::decode_parts;
+
 pub const MANIFEST_FORMAT: &str = "lesion-weights";
 pub const MANIFEST_VERSION: u32 = 1;
 pub const MANIFEST_FILE: &str = "manifest.json";

@@ -9,9 +9,10 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use super::engine::Engine;
 use super::loader::{self, Loaded, Outcome};
-use super::scheduler::{Job, Scheduler};
+use super::scheduler::{Job, Scheduler, Ticket};
 use crate::eval::Purpose;
 use crate::share::BackendChoice;
+use crate::web::protocol::clock::{now_ms, sleep};
 use crate::web::protocol::{ChartPoint, Envelope, Failure, PickedFile, Reply, Request, codec};
 
 #[derive(Default)]
@@ -123,6 +124,7 @@ fn handle(request: Request, beside: Option<JsValue>) {
         } => {
             STATE.with_borrow_mut(|s| {
                 s.scheduler.want(settings, kinds, first, inspect, pinned);
+                s.scheduler.asked_at(now_ms());
             });
             kick();
         }
@@ -213,18 +215,44 @@ fn kick() {
     }
 }
 
-/// Works until nothing is wanted: the page's settings first, then chart points.
+/// What the work loop does next.
+enum Next {
+    Run(Job, Ticket, Box<Engine>),
+    /// An extra that must wait this long (ms) for the visitor to pause.
+    Wait(f64),
+    Idle,
+}
+
+/// Works until nothing is wanted: the page's settings first, then chart points. When the
+/// next job must wait ([`Scheduler::wait_before`]), the loop stops and a timer starts it
+/// again, so that a request arriving meanwhile starts at once.
 async fn work() {
     loop {
         let next = STATE.with_borrow_mut(|s| {
             if let Some(engine) = s.pending.take() {
                 s.engine = Some(engine);
             }
-            let (job, ticket) = s.scheduler.next()?;
-            Some((job, ticket, s.engine.take()?))
+            let Some((job, ticket)) = s.scheduler.next() else {
+                return Next::Idle;
+            };
+            if let Some(ms) = s.scheduler.wait_before(&job, now_ms()) {
+                return Next::Wait(ms);
+            }
+            match s.engine.take() {
+                Some(engine) => Next::Run(job, ticket, Box::new(engine)),
+                None => Next::Idle,
+            }
         });
-        let Some((job, ticket, mut engine)) = next else {
-            break;
+        let (job, ticket, mut engine) = match next {
+            Next::Run(job, ticket, engine) => (job, ticket, *engine),
+            Next::Wait(ms) => {
+                wasm_bindgen_futures::spawn_local(async move {
+                    sleep(ms.ceil() as u32).await;
+                    kick();
+                });
+                break;
+            }
+            Next::Idle => break,
         };
         let still_wanted =
             || STATE.with_borrow(|s| s.scheduler.is_current(ticket) && s.pending.is_none());

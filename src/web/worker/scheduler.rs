@@ -10,6 +10,11 @@ use crate::model::Layer;
 use crate::perturb::{Damage, Kind, Settings};
 use crate::web::protocol::CHART_POSITIONS;
 
+/// How long (ms) the visitor must leave the settings alone before the extras (chart points,
+/// the look inside) start: a slider stepped or dragged sends new settings every few tens
+/// of ms, and each would otherwise wait for the extra under way to reach its next check.
+pub const QUIET_MS: f64 = 300.0;
+
 /// One chart point: a layer, the damage kind, the seed, and the slider position.
 pub type ChartKey = (Layer, Kind, u64, u32);
 
@@ -86,6 +91,8 @@ pub struct Scheduler {
     /// What the look inside sent last showed (for the current engine).
     inspected: Option<InsideKey>,
     charted: BTreeSet<ChartKey>,
+    /// When the page last asked (its clock, ms; see [`Scheduler::asked_at`]).
+    asked_at: Option<f64>,
 }
 
 impl Scheduler {
@@ -104,6 +111,20 @@ impl Scheduler {
         self.inspect = inspect;
         self.pinned = pinned;
         self.version += 1;
+    }
+
+    /// The page's request of [`Scheduler::want`] arrived at `now` (ms).
+    pub fn asked_at(&mut self, now: f64) {
+        self.asked_at = Some(now);
+    }
+
+    /// How long (ms) `job` must wait at `now`: the extras (chart points and the look
+    /// inside) until the settings have been left alone for [`QUIET_MS`]; the page's own
+    /// settings and the pinned ones never.
+    pub fn wait_before(&self, job: &Job, now: f64) -> Option<f64> {
+        let extra = matches!(job, Job::Chart(_) | Job::Inside(_));
+        let left = self.asked_at? + QUIET_MS - now;
+        (extra && left > 0.0).then_some(left)
     }
 
     /// The engine of `generation` replaces the old one: nothing the old one computed

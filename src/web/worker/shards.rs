@@ -109,9 +109,10 @@ pub async fn load(
     }
     report(Progress::new("Reading the weights", None, mb(manifest.total_bytes())));
     // Every piece was verified as it arrived (from the cache or the network).
-    let bytes = manifest::join_parts(pieces.into_iter().flatten().collect());
-    let weights =
-        manifest::decode(&bytes, manifest.model.clone(), dir).map_err(|e| file_failure(e, false))?;
+    // Each part is dropped once decoded (see `manifest::decode_parts`).
+    let parts = pieces.into_iter().flatten().collect();
+    let weights = manifest::decode_parts(parts, manifest.model.clone(), dir)
+        .map_err(|e| file_failure(e, false))?;
     Ok(Fetched::Weights(weights))
 }
 
