@@ -320,7 +320,8 @@ mod tests {
     use crate::model::ModelKind;
     use crate::model::weights::tests::tiny;
 
-    fn info() -> ModelInfo {
+    /// The test weights' model (also `parts`'s tests').
+    pub(super) fn info() -> ModelInfo {
         ModelInfo {
             kind: ModelKind::Custom,
             name: "tiny".into(),

@@ -132,17 +132,9 @@ pub fn decode_parts(parts: Vec<Vec<u8>>, info: ModelInfo, path: &str) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ModelKind;
+    use crate::model::manifest::tests::info;
     use crate::model::manifest::{decode, encode, encode_f32};
     use crate::model::weights::tests::tiny;
-
-    fn info() -> ModelInfo {
-        ModelInfo {
-            kind: ModelKind::Custom,
-            name: "tiny".into(),
-            source: "test".into(),
-        }
-    }
 
     /// `bytes` cut at `cuts` (sorted offsets).
     fn cut(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
