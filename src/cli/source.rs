@@ -2,11 +2,12 @@
 //! installed manifest), telling the official weights from others (by sha256 and shapes,
 //! [`official::is_official`]), and where the official weights are published.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::digest;
+use crate::digest::{self, Sha256Writer};
 use crate::model::manifest::{self, Manifest};
 pub use crate::model::official::OFFICIAL_SHA256_PREFIX;
 use crate::model::{ModelInfo, ModelKind, Weights, official, pth};
@@ -110,7 +111,13 @@ pub fn open_manifest(path: &Path) -> anyhow::Result<(Weights, String)> {
         manifest::verify_file(part, &data, &file_shown)?;
         parts.push(data);
     }
-    let bytes = manifest::join_parts(parts);
-    let weights = manifest::decode(&bytes, manifest.model.clone(), &dir.display().to_string())?;
-    Ok((weights, digest::sha256_hex(&bytes)))
+    // The sha256 of the parts concatenated, without a joined copy.
+    let mut hashing = Sha256Writer::new(std::io::sink());
+    for part in &parts {
+        hashing.write_all(part)?;
+    }
+    let (_, sha256) = hashing.finish();
+    let weights =
+        manifest::decode_parts(parts, manifest.model.clone(), &dir.display().to_string())?;
+    Ok((weights, sha256))
 }

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use super::{HostTensor, ModelInfo, Weights};
+use super::{ModelInfo, Weights};
 use crate::digest::sha256_hex;
 use crate::error::{LesionError, Result};
 use crate::text::{is_plain_file_name, shorten};
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+use safetensors::{Dtype, tensor::TensorView};
 use serde::{Deserialize, Serialize};
 
 mod parts;
@@ -239,50 +239,7 @@ pub fn encode(weights: &Weights, source_sha256: Option<String>) -> (Manifest, Ve
 
 /// Decodes a safetensors file (f16, bf16 or f32) into host weights and checks the layout.
 pub fn decode(bytes: &[u8], info: ModelInfo, path: &str) -> Result<Weights> {
-    let st = SafeTensors::deserialize(bytes)
-        .map_err(|e| LesionError::weights(path, format!("not a valid safetensors file: {e}")))?;
-    let mut tensors = BTreeMap::new();
-    for (name, view) in st.iter() {
-        let raw = view.data();
-        let data: Vec<f32> = match view.dtype() {
-            Dtype::F32 => raw
-                .as_chunks::<4>()
-                .0
-                .iter()
-                .map(|c| f32::from_le_bytes(*c))
-                .collect(),
-            Dtype::F16 => raw
-                .as_chunks::<2>()
-                .0
-                .iter()
-                .map(|c| half::f16::from_le_bytes(*c).to_f32())
-                .collect(),
-            Dtype::BF16 => raw
-                .as_chunks::<2>()
-                .0
-                .iter()
-                .map(|c| half::bf16::from_le_bytes(*c).to_f32())
-                .collect(),
-            other => {
-                return Err(LesionError::weights(
-                    path,
-                    format!("tensor `{name}` has dtype {other:?}; expected F32, F16 or BF16"),
-                ));
-            }
-        };
-        let tensor = HostTensor::read(path, name, view.shape().to_vec(), data)?;
-        tensors.insert(name.to_string(), tensor);
-    }
-    Weights::read(info, tensors, path)
-}
-
-/// Parts already verified one by one, in order, as the safetensors file they form (a
-/// single part is moved, not copied).
-pub fn join_parts(mut parts: Vec<Vec<u8>>) -> Vec<u8> {
-    match parts.len() {
-        1 => parts.pop().unwrap_or_default(),
-        _ => parts.concat(),
-    }
+    decode_parts(vec![bytes], info, path)
 }
 
 /// Verifies the weights (all parts, concatenated) part by part against the manifest, then

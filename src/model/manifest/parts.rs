@@ -1,7 +1,9 @@
-//! Decoding weights from their parts as fetched, without joining them first: each part is
-//! dropped as soon as its last byte is read. The page then never holds the parts, a joined
-//! copy and the decoded weights at once (in WebAssembly, whose memory never shrinks, that
-//! peak, 122 + 122 + 244 MB at full size, stayed as the worker's size).
+//! Decoding weights from the parts of a safetensors file, without joining them first:
+//! each part is dropped as soon as its last byte is read (parts owned) or merely passed
+//! (parts borrowed; one borrowed part is a whole file, see [`super::decode`]). The page
+//! then never holds the parts, a joined copy and the decoded weights at once (in
+//! WebAssembly, whose memory never shrinks, that peak, 122 + 122 + 244 MB at full size,
+//! stayed as the worker's size).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -15,18 +17,18 @@ use crate::model::{HostTensor, ModelInfo, Weights};
 const MAX_HEADER: usize = 100_000_000;
 
 /// Bytes read in order from parts, each dropped once read through.
-struct Reader {
-    parts: VecDeque<Vec<u8>>,
+struct Reader<P> {
+    parts: VecDeque<P>,
     /// How far into the front part reading has come.
     at: usize,
 }
 
-impl Reader {
+impl<P: AsRef<[u8]>> Reader<P> {
     /// Hands the next `n` bytes to `f`, in as many slices as the parts cut them into;
     /// `false` when the parts end first.
     fn take(&mut self, mut n: usize, mut f: impl FnMut(&[u8])) -> bool {
         while n > 0 {
-            let Some(front) = self.parts.front() else {
+            let Some(front) = self.parts.front().map(AsRef::as_ref) else {
                 return false;
             };
             let k = (front.len() - self.at).min(n);
@@ -49,8 +51,8 @@ impl Reader {
 
 /// `bytes` bytes of little-endian values of `N` bytes each, as f32 through `f`, whichever
 /// way the parts cut them.
-fn values<const N: usize>(
-    reader: &mut Reader,
+fn values<P: AsRef<[u8]>, const N: usize>(
+    reader: &mut Reader<P>,
     bytes: usize,
     f: impl Fn([u8; N]) -> f32,
 ) -> Option<Vec<f32>> {
@@ -77,11 +79,11 @@ fn values<const N: usize>(
 }
 
 /// The weights in `parts`, the pieces of one safetensors file in order (f16, bf16 or f32),
-/// exactly as [`super::decode`] reads the joined file. `path` names them in messages.
-pub fn decode_parts(parts: Vec<Vec<u8>>, info: ModelInfo, path: &str) -> Result<Weights> {
+/// with the layout checked. `path` names them in messages.
+pub fn decode_parts<P: AsRef<[u8]>>(parts: Vec<P>, info: ModelInfo, path: &str) -> Result<Weights> {
     let invalid =
         |why: String| LesionError::weights(path, format!("not a valid safetensors file: {why}"));
-    let total: usize = parts.iter().map(Vec::len).sum();
+    let total: usize = parts.iter().map(|p| p.as_ref().len()).sum();
     let mut reader = Reader {
         parts: parts.into(),
         at: 0,
@@ -94,6 +96,9 @@ pub fn decode_parts(parts: Vec<Vec<u8>>, info: ModelInfo, path: &str) -> Result<
         .ok()
         .filter(|&n| n <= MAX_HEADER)
         .ok_or_else(|| invalid(format!("a header of {n} bytes")))?;
+    if 8 + n > total {
+        return Err(invalid("shorter than its header".into()));
+    }
     let header = reader
         .bytes(n)
         .ok_or_else(|| invalid("shorter than its header".into()))?;
@@ -110,9 +115,11 @@ pub fn decode_parts(parts: Vec<Vec<u8>>, info: ModelInfo, path: &str) -> Result<
         let (start, end) = tensor.data_offsets;
         let bytes = end - start;
         let data = match tensor.dtype {
-            Dtype::F32 => values::<4>(&mut reader, bytes, f32::from_le_bytes),
-            Dtype::F16 => values::<2>(&mut reader, bytes, |b| half::f16::from_le_bytes(b).to_f32()),
-            Dtype::BF16 => values::<2>(&mut reader, bytes, |b| {
+            Dtype::F32 => values::<_, 4>(&mut reader, bytes, f32::from_le_bytes),
+            Dtype::F16 => {
+                values::<_, 2>(&mut reader, bytes, |b| half::f16::from_le_bytes(b).to_f32())
+            }
+            Dtype::BF16 => values::<_, 2>(&mut reader, bytes, |b| {
                 half::bf16::from_le_bytes(b).to_f32()
             }),
             other => {
