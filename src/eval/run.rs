@@ -74,12 +74,14 @@ pub(crate) async fn read_logits(logits: Tensor<2>) -> Result<LogitMatrix> {
 
 /// The normalised images `range` of `set` as one input tensor.
 pub(crate) fn input(set: &SampleSet, range: Range<usize>, device: &Device) -> Tensor<4> {
-    let side = CROP as usize;
     let rows = range.len();
-    Tensor::<4>::from_data(
-        TensorData::new(set.batch(range), [rows, 3, side, side]),
-        device,
-    )
+    maps(set.batch(range), rows, device)
+}
+
+/// `rows` normalised images (CHW each, one after another) as one input tensor.
+pub(crate) fn maps(pixels: Vec<f32>, rows: usize, device: &Device) -> Tensor<4> {
+    let side = CROP as usize;
+    Tensor::<4>::from_data(TensorData::new(pixels, [rows, 3, side, side]), device)
 }
 
 /// Runs the convolutions from `first` (an index into [`Layer::CONV`]) on, batch by batch:

@@ -18,6 +18,7 @@ use crate::perturb::{Damage, Settings};
 
 mod input;
 mod inside;
+mod layers;
 mod probe;
 
 use input::Input;
@@ -283,17 +284,7 @@ impl Session {
             if !between().await {
                 return Ok(None);
             }
-            let layer = Layer::ALL[k];
-            // The layer's next version is written into its current one's buffer.
-            let reuse = self.model.take_weight(layer, &self.device);
-            // A layer lent to the model held it intact: its values are kept from now on.
-            self.weights.take_back(layer, &reuse);
-            let (weight, bias) = self.layer_tensors_in(layer, wanted[k], reuse);
-            self.model.set_layer(layer, weight, bias, &self.device);
-            self.applied[k] = wanted[k];
-            if wanted[k].is_none() {
-                self.weights.lend_layer(layer);
-            }
+            self.apply(k, wanted[k]);
         }
         let Some(logits) = self.run_from(first, &mut progress, &mut between).await? else {
             return Ok(None);
@@ -320,34 +311,6 @@ impl Session {
             (None, None) => return None,
         };
         Some((changed, first))
-    }
-
-    /// The weight and bias of `layer` in `state`: intact, or damaged (in a new buffer;
-    /// the model's version of a lent layer is intact, and read from there).
-    fn layer_tensors(
-        &self,
-        layer: Layer,
-        state: LayerState,
-    ) -> (crate::model::HostTensor, crate::model::HostTensor) {
-        if self.weights.holds(layer) {
-            self.layer_tensors_in(layer, state, Vec::new())
-        } else {
-            let values = self.model.weight_values(layer);
-            self.weights.from_lent(layer, values, state)
-        }
-    }
-
-    /// [`Session::layer_tensors`], the weight written into `reuse` when it has its length.
-    fn layer_tensors_in(
-        &self,
-        layer: Layer,
-        state: LayerState,
-        reuse: Vec<f32>,
-    ) -> (crate::model::HostTensor, crate::model::HostTensor) {
-        match state {
-            Some((damage, seed)) => self.weights.damaged_in(layer, damage, seed, reuse),
-            None => self.weights.layer_in(layer, reuse),
-        }
     }
 
     /// The remembered result of the settings whose memo key is `key`.
@@ -383,11 +346,7 @@ impl Session {
             let (inputs, device) = (&self.inputs, &self.device);
             let batches = self.batches.iter_mut().zip(inputs).map(|(batch, input)| {
                 batch.truncate(first);
-                let x = match first {
-                    0 => input.activation(device),
-                    k => batch[k - 1].clone(),
-                };
-                (x, Some(batch))
+                (input.entering(batch, first, device), Some(batch))
             });
             let features = convolutions(&self.model, first, batches, n, progress, between);
             let Some(features) = features.await? else {

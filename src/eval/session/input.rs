@@ -5,9 +5,9 @@
 use std::ops::Range;
 
 use burn::prelude::*;
-use burn::tensor::TensorData;
 
-use crate::eval::preprocess::{CROP, from_bytes, to_bytes};
+use crate::eval::preprocess::{IMAGE_LEN, from_bytes, to_bytes};
+use crate::eval::run::maps;
 use crate::eval::samples::SampleSet;
 use crate::model::Activation;
 
@@ -30,16 +30,26 @@ impl Input {
         }
     }
 
-    /// conv1's input: the very values the sample set held.
-    pub(super) fn activation(&self, device: &Device) -> Activation {
-        Activation::Maps(match self {
-            Input::Bytes { bytes, rows } => maps(from_bytes(bytes), *rows, device),
-            Input::Maps(x) => (**x).clone(),
-        })
+    /// The batch's activation entering convolution `k` (an index into `Layer::CONV`):
+    /// these images for conv1, else what the batch keeps (`kept[k - 1]`, see `Session`).
+    pub(super) fn entering(&self, kept: &[Activation], k: usize, device: &Device) -> Activation {
+        match k {
+            0 => Activation::Maps(match self {
+                Input::Bytes { bytes, rows } => maps(from_bytes(bytes), *rows, device),
+                Input::Maps(x) => (**x).clone(),
+            }),
+            k => kept[k - 1].clone(),
+        }
     }
-}
 
-fn maps(pixels: Vec<f32>, rows: usize, device: &Device) -> Tensor<4> {
-    let side = CROP as usize;
-    Tensor::<4>::from_data(TensorData::new(pixels, [rows, 3, side, side]), device)
+    /// Image `i` of the batch alone, as it enters conv1.
+    pub(super) fn image(&self, i: usize, device: &Device) -> Tensor<4> {
+        match self {
+            Input::Bytes { bytes, .. } => {
+                let image = &bytes[i * IMAGE_LEN..(i + 1) * IMAGE_LEN];
+                maps(from_bytes(image), 1, device)
+            }
+            Input::Maps(x) => (**x).clone().narrow(0, i, 1),
+        }
+    }
 }

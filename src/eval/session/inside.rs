@@ -7,7 +7,7 @@ use super::{Session, states};
 use crate::error::{LesionError, Result};
 use crate::eval::inside::{self, Inside};
 use crate::eval::run::BATCH;
-use crate::model::{Activation, AlexNet, HostTensor, Layer, conv_relu};
+use crate::model::{AlexNet, HostTensor, Layer, conv_relu};
 use crate::perturb::Settings;
 
 impl Session {
@@ -29,10 +29,7 @@ impl Session {
         let scale = inside::filter_scale(weight.data());
         let filters_intact = inside::filters(weight.shape(), weight.data(), scale)?;
         let filters = inside::filters(damaged.shape(), damaged.data(), scale)?;
-        let Activation::Maps(batch) = self.inputs[image / BATCH].activation(&self.device) else {
-            unreachable!("the images enter conv1 as maps")
-        };
-        let x = batch.narrow(0, image % BATCH, 1);
+        let x = self.inputs[image / BATCH].image(image % BATCH, &self.device);
         let (shape, intact_maps) = self.conv1_maps(x.clone(), weight, bias).await?;
         let (_, maps) = self.conv1_maps(x, damaged, damaged_bias).await?;
         let scales = inside::map_scales(&intact_maps, shape[0]);

@@ -47,10 +47,7 @@ impl Session {
                 .iter()
                 .zip(&self.inputs)
                 .flat_map(|(batch, input)| {
-                    let x = match first {
-                        0 => input.activation(&self.device),
-                        k => batch[k - 1].clone(),
-                    };
+                    let x = input.entering(batch, first, &self.device);
                     split(x, images)
                         .into_iter()
                         .map(|x| (x, None::<&mut Vec<Activation>>))
