@@ -125,7 +125,7 @@ fn the_full_size_session_s_memory_does_not_grow_with_moves() {
     let samples = SampleSet {
         samples: all.samples[..n].to_vec(),
     };
-    let pixels: usize = samples.samples.iter().map(|s| s.pixels.len() * 4).sum();
+    let pixels: usize = samples.samples.iter().map(|s| s.bytes()).sum();
     let info = demo().info().clone();
     let weights = manifest::decode(&f16_bytes, info, "demo-full").unwrap();
     drop(f16_bytes);

@@ -98,7 +98,7 @@ impl ImageList {
                 "the file changed while it was being evaluated",
             ));
         }
-        Ok(Sample::decode(rel.clone(), self.labels[i], &bytes, &shown)?.pixels)
+        Ok(Sample::decode(rel.clone(), self.labels[i], &bytes, &shown)?.pixels())
     }
 
     /// Images `range`, read and preprocessed on every core: a `[len, 3, 224, 224]` batch.

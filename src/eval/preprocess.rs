@@ -185,23 +185,25 @@ fn round_half_even(x: f64) -> u32 {
     r as u32
 }
 
-/// Normalises a 224x224 RGB crop into CHW f32, as `ToTensor` + `Normalize` do.
-/// Each of the 256 byte values becomes `(v / 255 - mean) / std` of its channel, computed
-/// once per value (a table) rather than once per pixel: the same f32 operations, so the
-/// same bits, and the loop over the pixels is plain copies.
+/// Normalises a 224x224 RGB crop into CHW f32, as `ToTensor` + `Normalize` do: the values
+/// of its [`planes`], by [`from_bytes`].
 pub fn normalise(crop: &[u8]) -> Vec<f32> {
+    from_bytes(&planes(crop))
+}
+
+/// A 224x224 RGB crop (HWC) as its three colour planes (CHW), the bytes [`from_bytes`]
+/// normalises.
+pub fn planes(crop: &[u8]) -> Vec<u8> {
     let plane = (CROP * CROP) as usize;
-    let table = table();
-    let mut out = vec![0.0f32; 3 * plane];
+    let mut out = vec![0u8; 3 * plane];
     let (r, rest) = out.split_at_mut(plane);
     let (g, b) = rest.split_at_mut(plane);
     // Plain indexing: the fewest calls per pixel where this crate is built unoptimised.
-    let [tr, tg, tb] = &table;
     let mut i = 0;
     while i < plane {
-        r[i] = tr[crop[3 * i] as usize];
-        g[i] = tg[crop[3 * i + 1] as usize];
-        b[i] = tb[crop[3 * i + 2] as usize];
+        r[i] = crop[3 * i];
+        g[i] = crop[3 * i + 1];
+        b[i] = crop[3 * i + 2];
         i += 1;
     }
     out
@@ -229,15 +231,25 @@ pub fn to_bytes(pixels: &[f32]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The normalised values of bytes from [`to_bytes`].
+/// The normalised values of CHW bytes (any number of images, each 3 x 224 x 224, as
+/// [`planes`] or [`to_bytes`] give them). Each of the 256 byte values becomes
+/// `(v / 255 - mean) / std` of its channel, computed once per value (a table) rather than
+/// once per pixel: the same f32 operations, so the same bits, and the loop over the
+/// pixels is plain loads.
 pub fn from_bytes(bytes: &[u8]) -> Vec<f32> {
     let plane = (CROP * CROP) as usize;
     let table = table();
-    bytes
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| table[i / plane % 3][b as usize])
-        .collect()
+    let mut out = vec![0.0f32; bytes.len()];
+    for (c, (out, bytes)) in out.chunks_mut(plane).zip(bytes.chunks(plane)).enumerate() {
+        let table = &table[c % 3];
+        // Plain indexing: the fewest calls per pixel where this crate is built unoptimised.
+        let mut i = 0;
+        while i < bytes.len() {
+            out[i] = table[bytes[i] as usize];
+            i += 1;
+        }
+    }
+    out
 }
 
 #[cfg(test)]

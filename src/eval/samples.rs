@@ -12,8 +12,16 @@ pub struct Sample {
     pub file: String,
     /// Class index from the file name's WordNet id, when it has one.
     pub label: Option<usize>,
-    /// Normalised CHW pixels, 3 x 224 x 224.
-    pub pixels: Vec<f32>,
+    pixels: Pixels,
+}
+
+/// An image's normalised CHW pixels (3 x 224 x 224), kept as the bytes they are normalised
+/// from where they are such values ([`preprocess::to_bytes`]): a quarter of the memory of
+/// f32 (15 MB instead of 60 MB for 100 images), giving back the very same values.
+#[derive(Debug, Clone)]
+enum Pixels {
+    Bytes(Vec<u8>),
+    Values(Vec<f32>),
 }
 
 /// What loading a sample set does with a file it cannot use.
@@ -76,14 +84,43 @@ pub fn spread(total: usize, count: Option<usize>) -> Vec<usize> {
 }
 
 impl Sample {
-    /// Decodes, crops and normalises the image `bytes` of `file`; errors name `shown`.
+    /// An image of normalised CHW `pixels` (3 x 224 x 224).
+    pub fn new(file: String, label: Option<usize>, pixels: Vec<f32>) -> Self {
+        let pixels = match preprocess::to_bytes(&pixels) {
+            Some(bytes) => Pixels::Bytes(bytes),
+            None => Pixels::Values(pixels),
+        };
+        Self {
+            file,
+            label,
+            pixels,
+        }
+    }
+
+    /// Decodes and crops the image `bytes` of `file`; errors name `shown`.
     pub fn decode(file: String, label: Option<usize>, bytes: &[u8], shown: &str) -> Result<Self> {
         let crop = preprocess::decode_and_crop(bytes, shown)?;
         Ok(Self {
             label,
-            pixels: preprocess::normalise(crop.as_raw()),
+            pixels: Pixels::Bytes(preprocess::planes(crop.as_raw())),
             file,
         })
+    }
+
+    /// Normalised CHW pixels, 3 x 224 x 224.
+    pub fn pixels(&self) -> Vec<f32> {
+        match &self.pixels {
+            Pixels::Bytes(bytes) => preprocess::from_bytes(bytes),
+            Pixels::Values(values) => values.clone(),
+        }
+    }
+
+    /// Bytes the image takes.
+    pub fn bytes(&self) -> usize {
+        match &self.pixels {
+            Pixels::Bytes(bytes) => bytes.len(),
+            Pixels::Values(values) => values.len() * 4,
+        }
     }
 }
 
@@ -154,9 +191,25 @@ impl SampleSet {
     pub fn batch(&self, range: std::ops::Range<usize>) -> Vec<f32> {
         let mut out = Vec::with_capacity(range.len() * IMAGE_LEN);
         for s in &self.samples[range] {
-            out.extend_from_slice(&s.pixels);
+            match &s.pixels {
+                Pixels::Bytes(bytes) => out.extend(preprocess::from_bytes(bytes)),
+                Pixels::Values(values) => out.extend_from_slice(values),
+            }
         }
         out
+    }
+
+    /// [`SampleSet::batch`] as the bytes its values are normalised from (see
+    /// [`preprocess::from_bytes`]), when every image of it is kept so.
+    pub fn batch_bytes(&self, range: std::ops::Range<usize>) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(range.len() * IMAGE_LEN);
+        for s in &self.samples[range] {
+            match &s.pixels {
+                Pixels::Bytes(bytes) => out.extend_from_slice(bytes),
+                Pixels::Values(_) => return None,
+            }
+        }
+        Some(out)
     }
 }
 

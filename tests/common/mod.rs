@@ -64,11 +64,11 @@ pub fn torch_crop_set() -> SampleSet {
         .map(|(crop, file)| {
             let pixels = normalise(crop);
             assert_eq!(pixels.len(), IMAGE_LEN);
-            Sample {
-                label: lesion::eval::samples::label_from_file_name(&file),
-                file,
+            Sample::new(
+                file.clone(),
+                lesion::eval::samples::label_from_file_name(&file),
                 pixels,
-            }
+            )
         })
         .collect();
     SampleSet { samples }

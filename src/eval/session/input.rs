@@ -6,14 +6,14 @@ use std::ops::Range;
 
 use burn::prelude::*;
 
-use crate::eval::preprocess::{IMAGE_LEN, from_bytes, to_bytes};
+use crate::eval::preprocess::{IMAGE_LEN, from_bytes};
 use crate::eval::run::maps;
 use crate::eval::samples::SampleSet;
 use crate::model::Activation;
 
 /// One batch of images, as they enter conv1.
 pub(super) enum Input {
-    /// The bytes of [`to_bytes`], `rows` images.
+    /// The bytes of [`SampleSet::batch_bytes`], `rows` images.
     Bytes { bytes: Vec<u8>, rows: usize },
     /// Values that are not all normalised bytes (a sample set made some other way).
     Maps(Box<Tensor<4>>),
@@ -23,10 +23,9 @@ impl Input {
     /// Images `range` of `set`.
     pub(super) fn of(set: &SampleSet, range: Range<usize>, device: &Device) -> Self {
         let rows = range.len();
-        let pixels = set.batch(range);
-        match to_bytes(&pixels) {
+        match set.batch_bytes(range.clone()) {
             Some(bytes) => Input::Bytes { bytes, rows },
-            None => Input::Maps(Box::new(maps(pixels, rows, device))),
+            None => Input::Maps(Box::new(maps(set.batch(range), rows, device))),
         }
     }
 
