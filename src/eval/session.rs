@@ -47,11 +47,13 @@ fn memo_key(settings: &Settings) -> String {
 pub enum Purpose {
     /// The user's settings: the session moves to them and remembers the result.
     Show,
-    /// A look at other settings (a chart point): not remembered, and nothing the session
-    /// holds changes, so the user's next change re-runs only what that change needs. The
-    /// changed layers go into a copy of the model (the others are shared) and each batch
-    /// runs from the first changed layer's kept input, keeping nothing: a probe costs one
-    /// batch's activations and the damaged layers, not a second copy of every kept input.
+    /// A look at other settings (a chart point): not remembered, and the kept activations
+    /// stay those of the user's settings, so the user's next change re-runs only what that
+    /// change needs. The model takes the probe's versions of the layers from the first
+    /// changed one on, each in the buffer of the version it replaces, and each batch runs
+    /// from that layer's kept input, keeping nothing: a probe costs one batch's activations,
+    /// not a second copy of every kept input nor of any layer. The next evaluation gives the
+    /// model back the versions it needs ([`Session::hold`]).
     Probe,
 }
 
@@ -81,7 +83,10 @@ pub struct Session {
     /// dense layers run on all images together, see `run::BATCH`).
     dense: Vec<Tensor<2>>,
     images: usize,
+    /// The settings the kept activations and `applied_logits` are for (up to `dirty_from`).
     applied: [LayerState; 8],
+    /// The version of each layer the model holds: `applied`'s, or a probe's.
+    held: [LayerState; 8],
     /// Set when a re-run was cancelled part-way: every image's input to this layer is
     /// valid, later ones may not be, so the next evaluation re-runs from here at the latest.
     dirty_from: Option<usize>,
@@ -134,6 +139,7 @@ impl Session {
             dense: Vec::new(),
             images: n,
             applied: [None; 8],
+            held: [None; 8],
             dirty_from: None,
             applied_logits: no_logits.clone(),
             logits: no_logits,
@@ -280,11 +286,10 @@ impl Session {
         // Until the re-run below completes, only the inputs up to `first` are trustworthy.
         self.dirty_from = Some(first);
         for &k in &changed {
-            // Newer settings need not wait for every changed layer's damage.
-            if !between().await {
-                return Ok(None);
-            }
-            self.apply(k, wanted[k]);
+            self.applied[k] = wanted[k];
+        }
+        if !self.hold(&wanted, first, &mut between).await {
+            return Ok(None);
         }
         let Some(logits) = self.run_from(first, &mut progress, &mut between).await? else {
             return Ok(None);

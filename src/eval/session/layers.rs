@@ -7,8 +7,29 @@ use super::{LayerState, Session};
 use crate::model::{HostTensor, Layer};
 
 impl Session {
+    /// Gives the model every layer from `first` on in its `wanted` version where it holds
+    /// another (the user's settings changed, or a probe left its own), awaiting `between()`
+    /// before each: newer settings need not wait for every changed layer's damage. `false`
+    /// when `between()` said to stop.
+    pub(super) async fn hold<F: Future<Output = bool>>(
+        &mut self,
+        wanted: &[LayerState; 8],
+        first: usize,
+        between: &mut impl FnMut() -> F,
+    ) -> bool {
+        for (k, &state) in wanted.iter().enumerate().skip(first) {
+            if self.held[k] != state {
+                if !between().await {
+                    return false;
+                }
+                self.apply(k, state);
+            }
+        }
+        true
+    }
+
     /// Gives the model layer `k` in `state`, in the buffer of the version it replaces.
-    pub(super) fn apply(&mut self, k: usize, state: LayerState) {
+    fn apply(&mut self, k: usize, state: LayerState) {
         let layer = Layer::ALL[k];
         let taken = self.model.take_weight(layer, &self.device);
         let (weight, bias) = if self.weights.holds(layer) {
@@ -20,14 +41,14 @@ impl Session {
             self.weights.from_lent(layer, taken, state)
         };
         self.model.set_layer(layer, weight, bias, &self.device);
-        self.applied[k] = state;
+        self.held[k] = state;
         if state.is_none() {
             self.weights.lend_layer(layer);
         }
     }
 
-    /// The weight and bias of `layer` in `state`: intact, or damaged (in a new buffer;
-    /// the model's version of a lent layer is intact, and read from there).
+    /// The weight and bias of `layer` in `state`: intact, or damaged, in a new buffer (the
+    /// model's version of a lent layer is intact, and read from there).
     pub(super) fn layer_tensors(
         &self,
         layer: Layer,

@@ -1,5 +1,5 @@
-//! [`Purpose::Probe`](super::Purpose::Probe): a look at other settings that changes nothing
-//! the session holds.
+//! [`Purpose::Probe`](super::Purpose::Probe): a look at other settings that leaves the
+//! session's kept activations and results as they were.
 
 use super::{Outcome, Session, memo_key, states};
 use crate::error::Result;
@@ -10,9 +10,9 @@ use crate::model::{Activation, Layer};
 use crate::perturb::Settings;
 
 impl Session {
-    /// [`Purpose::Probe`]: the logits under `settings`, changing nothing the session holds.
+    /// [`Purpose::Probe`]: the logits under `settings`, keeping no activation of theirs.
     pub(super) async fn probe<F: Future<Output = bool>>(
-        &self,
+        &mut self,
         settings: &Settings,
         mut progress: impl FnMut(usize, usize),
         mut between: impl FnMut() -> F,
@@ -22,22 +22,16 @@ impl Session {
             return Ok(Some(remembered));
         }
         let wanted = states(settings);
-        let Some((changed, first)) = self.to_run(&wanted) else {
+        let Some((_, first)) = self.to_run(&wanted) else {
             return Ok(Some(Outcome {
                 logits: self.applied_logits.clone(),
                 rerun_from: None,
             }));
         };
-        let mut model = self.model.clone();
-        for &k in &changed {
-            // Newer settings need not wait for every changed layer's damage.
-            if !between().await {
-                return Ok(None);
-            }
-            let layer = Layer::ALL[k];
-            let (weight, bias) = self.layer_tensors(layer, wanted[k]);
-            model.set_layer(layer, weight, bias, &self.device);
+        if !self.hold(&wanted, first, &mut between).await {
+            return Ok(None);
         }
+        let model = &self.model;
         let n = self.images;
         let first_dense = Layer::CONV.len();
         let (images, rows) = pieces(&self.device);
@@ -53,7 +47,7 @@ impl Session {
                         .map(|x| (x, None::<&mut Vec<Activation>>))
                 });
             let features =
-                convolutions(&model, first, batches, n, &mut progress, &mut between).await?;
+                convolutions(model, first, batches, n, &mut progress, &mut between).await?;
             let Some(features) = features else {
                 return Ok(None);
             };
@@ -63,7 +57,7 @@ impl Session {
         };
         let from = first.max(first_dense) - first_dense;
         for (k, layer) in Layer::DENSE.into_iter().enumerate().skip(from) {
-            let Some(y) = dense(&model, layer, x, rows, &mut between).await? else {
+            let Some(y) = dense(model, layer, x, rows, &mut between).await? else {
                 return Ok(None);
             };
             x = y;

@@ -83,7 +83,8 @@ impl Engine {
 
     /// Evaluates `settings`. Between batches it yields to the event loop and asks
     /// `still_wanted()`; when that says no, the work stops and `Ok(None)` comes back.
-    /// `Purpose::Probe` (chart points) leaves the session as it was.
+    /// `Purpose::Probe` (chart points) leaves the visitor's results and kept activations as
+    /// they were.
     pub async fn evaluate(
         &mut self,
         settings: &Settings,
