@@ -256,6 +256,22 @@ fn a_session_holds_what_it_needs_and_moves_leave_nothing_behind() {
     let left = beside_kept(&session).abs_diff(loaded);
     assert!(left < 64 << 10, "a probe left {left} bytes behind");
 
+    // Remembered results are bounded in bytes: 8 MiB, 20 results of 100 images (each
+    // 100 x 1000 f32), where 64 of them took 25.6 MB of the page's memory at full size.
+    pollster::block_on(session.assess_now(&settings(1, &["fc8=drop:0.5"]), |_, _| {})).unwrap();
+    let base = beside_kept(&session);
+    for step in 0..30 {
+        let fc8 = format!("fc8=drop:0.{step:02}");
+        pollster::block_on(session.assess_now(&settings(1, &[&fc8]), |_, _| {})).unwrap();
+    }
+    let grown = beside_kept(&session).saturating_sub(base);
+    println!("30 results of {n} images remembered more: {}", mb(grown));
+    assert!(
+        grown <= (8 << 20) + (256 << 10),
+        "30 more results of {n} images took {}",
+        mb(grown)
+    );
+
     drop(session);
 
     // Moves across every layer, on fewer images (the growth is per move, not per image).
@@ -273,7 +289,7 @@ fn a_session_holds_what_it_needs_and_moves_leave_nothing_behind() {
         make_move(&mut session, i);
         live.push(live_since(before));
     }
-    // Each shown result is remembered (20 x 1000 f32, at most 64 of them).
+    // Each shown result is remembered (20 x 1000 f32, at most 64 of them: 8 MiB at most).
     let remembered = 40 * few.len() * 1000 * 4;
     println!("after 8 moves {}, after 48 {}", mb(live[7]), mb(live[47]));
     assert!(

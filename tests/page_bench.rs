@@ -29,10 +29,36 @@ fn kb(text: &str, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Resident memory of Chromium's processes: (largest renderer RSS, all renderers' RSS,
-/// all of Chromium's proportional set size), in bytes.
-fn chromium_memory() -> (u64, u64, u64) {
-    let (mut largest, mut renderers, mut all) = (0, 0, 0);
+/// Resident bytes of a process's anonymous executable mappings: code compiled at run time
+/// (WebAssembly and JavaScript).
+fn compiled_code(pid_dir: &std::path::Path) -> u64 {
+    let smaps = std::fs::read_to_string(pid_dir.join("smaps")).unwrap_or_default();
+    let mut total = 0;
+    let mut counting = false;
+    for line in smaps.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields
+            .first()
+            .is_some_and(|f| f.contains('-') && !f.ends_with(':'))
+        {
+            // A mapping's header: range, permissions, offset, device, inode, path.
+            let (perms, inode) = (fields.get(1), fields.get(4));
+            counting = perms.is_some_and(|p| p.contains('x'))
+                && inode == Some(&"0")
+                && fields.get(5).is_none_or(|p| p.starts_with("[anon"));
+        } else if counting && line.starts_with("Rss:") {
+            total += kb(line, "Rss:") * 1024;
+        }
+    }
+    total
+}
+
+/// Resident memory of Chromium's processes: (largest renderer RSS, its file-backed part
+/// (Chromium's own code and data, mapped from disk and shared with the other processes),
+/// its compiled code, all renderers' RSS, all of Chromium's proportional set size), in
+/// bytes.
+fn chromium_memory() -> (u64, u64, u64, u64, u64) {
+    let (mut largest, mut file, mut code, mut renderers, mut all) = (0, 0, 0, 0, 0);
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let dir = entry.path();
         let Ok(cmdline) = std::fs::read(dir.join("cmdline")) else {
@@ -47,11 +73,15 @@ fn chromium_memory() -> (u64, u64, u64) {
         all += kb(&rollup, "Pss:") * 1024;
         if cmdline.contains("--type=renderer") {
             let rss = kb(&status, "VmRSS:") * 1024;
-            largest = largest.max(rss);
+            if rss > largest {
+                largest = rss;
+                file = kb(&status, "RssFile:") * 1024;
+                code = compiled_code(&dir);
+            }
             renderers += rss;
         }
     }
-    (largest, renderers, all)
+    (largest, file, code, renderers, all)
 }
 
 fn mb(bytes: u64) -> String {
@@ -82,13 +112,15 @@ async fn memory(browser: &Browser, case: &str) -> u64 {
         .unwrap()
         .as_f64()
         .unwrap_or(0.0) as u64;
-    let (renderer, renderers, all) = chromium_memory();
+    let (renderer, file, code, renderers, all) = chromium_memory();
     println!(
-        "memory  {case:<44} worker wasm {:>7}  page wasm {:>6}  page JS heap {:>6}  renderer RSS {:>7} (all renderers {:>7})  Chromium PSS {:>7}",
+        "memory  {case:<44} worker wasm {:>7}  page wasm {:>6}  page JS heap {:>6}  renderer RSS {:>7} (file-backed {:>6}, compiled code {:>6}; all renderers {:>7})  Chromium PSS {:>7}",
         mb(worker),
         mb(page),
         mb(heap),
         mb(renderer),
+        mb(file),
+        mb(code),
         mb(renderers),
         mb(all)
     );
@@ -239,7 +271,7 @@ async fn full_size_page_memory_and_speed() {
         "memory  renderer RSS over ten share links: {:?}",
         renderer.iter().map(|b| mb(*b)).collect::<Vec<_>>()
     );
-    let (_, _, chromium) = chromium_memory();
+    let (_, _, _, _, chromium) = chromium_memory();
     println!("memory  all of Chromium at the end (PSS): {}", mb(chromium));
     browser.client.close().await.unwrap();
 }

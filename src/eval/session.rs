@@ -23,8 +23,11 @@ mod probe;
 
 use input::Input;
 
-/// How many recent results are remembered (each is N x 1000 f32: 400 kB for 100 images).
-const MEMO: usize = 64;
+/// How many bytes of recent results are remembered (each is N x 1000 f32: 400 kB for 100
+/// images): at least [`MEMO_MIN`] results and at most [`MEMO_MAX`].
+const MEMO_BYTES: usize = 8 << 20;
+const MEMO_MIN: usize = 8;
+const MEMO_MAX: usize = 64;
 
 /// What one layer currently holds: intact, or a damage and the seed it was drawn with.
 pub type LayerState = Option<(Damage, u64)>;
@@ -329,9 +332,9 @@ impl Session {
 
     fn remember(&mut self, key: String) {
         self.memo.retain(|(k, _)| *k != key);
-        if self.memo.len() == MEMO {
-            self.memo.pop_back();
-        }
+        let bytes = self.applied_logits.data.len() * 4;
+        let room = (MEMO_BYTES / bytes.max(1)).clamp(MEMO_MIN, MEMO_MAX);
+        self.memo.truncate(room - 1);
         self.memo.push_front((key, self.applied_logits.clone()));
     }
 
