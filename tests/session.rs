@@ -308,6 +308,22 @@ fn the_model_holds_the_intact_weights_until_a_layer_is_damaged() {
         &settings(6, &["conv1=units:0.2", "fc6=noise:0.5"]),
     );
     assert_eq!(session.intact_bytes(), kept(&[Layer::Conv1, Layer::Fc6]));
+    // A chart point (fc8 alone) makes conv1 and fc6 intact in the model but keeps their
+    // intact values, which the visitor's settings damage again without taking them back.
+    let alone = settings(7, &["fc8=drop:0.3"]);
+    let probed = pollster::block_on(session.evaluate_with(
+        &alone,
+        Purpose::Probe,
+        |_, _| {},
+        || async { true },
+    ))
+    .unwrap()
+    .unwrap();
+    assert_same(&probed.logits, &full(&weights, &alone, &samples), "alone");
+    assert_eq!(
+        session.intact_bytes(),
+        kept(&[Layer::Conv1, Layer::Fc6, Layer::Fc8])
+    );
     show(&mut session, &settings(6, &["conv1=units:0.2"]));
     assert_eq!(session.intact_bytes(), kept(&[Layer::Conv1]));
     show(&mut session, &settings(7, &["fc8=prune:0.5"]));

@@ -291,7 +291,7 @@ impl Session {
         for &k in &changed {
             self.applied[k] = wanted[k];
         }
-        if !self.hold(&wanted, first, &mut between).await {
+        if !self.hold(&wanted, first, true, &mut between).await {
             return Ok(None);
         }
         let Some(logits) = self.run_from(first, &mut progress, &mut between).await? else {

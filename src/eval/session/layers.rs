@@ -10,11 +10,15 @@ impl Session {
     /// Gives the model every layer from `first` on in its `wanted` version where it holds
     /// another (the user's settings changed, or a probe left its own), awaiting `between()`
     /// before each: newer settings need not wait for every changed layer's damage. `false`
-    /// when `between()` said to stop.
+    /// when `between()` said to stop. For the user's settings (`shown`), every layer they
+    /// leave intact and the model holds intact is lent to the model again; a probe keeps the
+    /// intact values of the layers it makes intact, which the user's settings damage (the
+    /// next evaluation of them damages those layers again without taking them back).
     pub(super) async fn hold<F: Future<Output = bool>>(
         &mut self,
         wanted: &[LayerState; 8],
         first: usize,
+        shown: bool,
         between: &mut impl FnMut() -> F,
     ) -> bool {
         for (k, &state) in wanted.iter().enumerate().skip(first) {
@@ -23,6 +27,13 @@ impl Session {
                     return false;
                 }
                 self.apply(k, state);
+            }
+        }
+        if shown {
+            for (k, layer) in Layer::ALL.into_iter().enumerate() {
+                if wanted[k].is_none() && self.held[k].is_none() {
+                    self.weights.lend_layer(layer);
+                }
             }
         }
         true
@@ -42,9 +53,6 @@ impl Session {
         };
         self.model.set_layer(layer, weight, bias, &self.device);
         self.held[k] = state;
-        if state.is_none() {
-            self.weights.lend_layer(layer);
-        }
     }
 
     /// The weight and bias of `layer` in `state`: intact, or damaged, in a new buffer (the

@@ -28,7 +28,7 @@ impl Session {
                 rerun_from: None,
             }));
         };
-        if !self.hold(&wanted, first, &mut between).await {
+        if !self.hold(&wanted, first, false, &mut between).await {
             return Ok(None);
         }
         let model = &self.model;
