@@ -1,14 +1,18 @@
 //! How the page should run AlexNet on the CPU, measured in wasm32 (SIMD, one thread) with a
 //! full-size AlexNet of random weights, every comparison within the same run:
 //! 1. each layer on Burn's `flex` and on its `ndarray` backend;
-//! 2. the dense layers in the page's batches or on all images at once.
+//! 2. the dense layers in pieces of several sizes or on all images at once;
+//! 3. what a move of a dense layer costs before its product: the layer filled from its
+//!    intact values in f16, and `drop` damage.
 //! Prints times and ratios; asserts nothing about speed. `./dev bench-wasm` runs it under
 //! node (needs the `ndarray` feature).
 #![cfg(target_arch = "wasm32")]
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use lesion::eval::Intact;
 use lesion::model::{Activation, AlexNet, Layer, synthetic};
+use lesion::perturb::{Damage, Kind, damage_in_place, layer_index};
 use wasm_bindgen_test::*;
 
 /// Milliseconds from a monotonic clock (node and browsers both have `performance`).
@@ -92,47 +96,86 @@ async fn backends(batch: usize, repeat: usize) {
     );
 }
 
-/// The dense layers on flex for `images` images: in the page's batches of `batch`, and all
-/// at once (the weights of fc6, 151 MB, are then streamed once instead of once per batch).
-async fn dense_path(images: usize, batch: usize, repeat: usize) {
+/// The dense layers on flex for `images` images: in pieces of each of `pieces` images, and
+/// all at once (every piece streams the weights again: fc6's are 151 MB).
+async fn dense_path(images: usize, pieces: &[usize], repeat: usize) {
     let weights = synthetic::full_size();
     let device = Device::flex();
     let model = AlexNet::from_weights(&weights, &device).expect("builds");
     let features = Tensor::<2>::random([images, 9216], Distribution::Default, &device);
-    let run = |x: Tensor<2>| {
-        let mut x = Activation::Flat(x);
-        for layer in [Layer::Fc6, Layer::Fc7, Layer::Fc8] {
-            x = model.stage(layer, x);
-        }
-        x
-    };
-    finish(&run(features.clone())).await;
-    let mut batched = Vec::new();
-    let mut whole = Vec::new();
-    for _ in 0..repeat {
-        let start = now();
-        for chunk in features.clone().split(batch, 0) {
-            finish(&run(chunk)).await;
-        }
-        batched.push(now() - start);
-        let start = now();
-        finish(&run(features.clone())).await;
-        whole.push(now() - start);
-    }
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (batched, whole) = (median(batched), median(whole));
     console_log!("2. fc6..fc8 on flex for {images} images, median of {repeat}:");
-    console_log!(
-        "in batches of {batch}: {batched:.1} ms · all at once: {whole:.1} ms ({:.2}x faster)",
-        batched / whole
-    );
+    let mut whole = f64::NAN;
+    for &rows in pieces.iter().chain([&images]) {
+        let mut times = Vec::new();
+        for _ in 0..repeat {
+            let start = now();
+            for chunk in features.clone().split(rows, 0) {
+                let mut x = Activation::Flat(chunk);
+                for layer in [Layer::Fc6, Layer::Fc7, Layer::Fc8] {
+                    x = model.stage(layer, x);
+                    finish(&x).await;
+                }
+            }
+            times.push(now() - start);
+        }
+        let ms = median(times);
+        if rows == images {
+            whole = ms;
+            console_log!("all at once: {ms:.1} ms");
+        } else {
+            console_log!("in pieces of {rows}: {ms:.1} ms");
+        }
+    }
+    console_log!("(all at once is the reference: {whole:.1} ms)");
+}
+
+/// A dense layer's move before its product, per layer: its weight filled from intact
+/// values kept in f16 (as a session keeps them), then `drop` damage (one hash per weight).
+fn dense_damage(repeat: usize) {
+    let mut weights = synthetic::full_size();
+    for layer in Layer::ALL {
+        let w = weights.weight(layer);
+        let halves = w.data().iter().map(|v| half::f16::from_f32(*v).to_f32());
+        let (w, b) = (
+            w.with_data(halves.collect()).unwrap(),
+            weights.bias(layer).clone(),
+        );
+        weights.set_layer(layer, w, b).unwrap();
+    }
+    let kept = Intact::keep(&weights);
+    let damage = Damage::new(Kind::Drop, 0.3).unwrap();
+    console_log!("3. a dense layer's move before its product, median of {repeat}:");
+    for layer in [Layer::Fc6, Layer::Fc7, Layer::Fc8] {
+        let mut buffer = vec![0.0f32; weights.weight(layer).len()];
+        let (mut fill, mut drop) = (Vec::new(), Vec::new());
+        for _ in 0..repeat {
+            let start = now();
+            let (w, b) = kept.layer_in(layer, buffer);
+            let filled = now();
+            let ((_, mut w), (_, mut b)) = (w.into_parts(), b.into_parts());
+            damage_in_place(&mut w, &mut b, layer_index(layer), damage, 1);
+            drop.push(now() - filled);
+            fill.push(filled - start);
+            buffer = w;
+        }
+        fill.sort_by(f64::total_cmp);
+        drop.sort_by(f64::total_cmp);
+        console_log!(
+            "{}: filled from f16 {:.1} ms, drop {:.1} ms",
+            layer.name(),
+            fill[repeat / 2],
+            drop[repeat / 2]
+        );
+    }
 }
 
 #[wasm_bindgen_test]
 async fn cpu_backends_and_paths() {
     backends(10, 3).await;
-    dense_path(100, 10, 5).await;
+    dense_path(100, &[10, 25, 50], 5).await;
+    dense_damage(3);
 }

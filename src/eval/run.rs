@@ -40,14 +40,18 @@ pub const BATCH: usize = 50;
 #[cfg(target_arch = "wasm32")]
 pub const BATCH: usize = 10;
 
-/// Images per piece of a dense layer. In the browser a dense layer runs on 25 images at
-/// a time, so that newer settings (a slider moved while a chart point is being computed)
-/// wait for a quarter of fc6's product at most, not for all of it; each row's values are
-/// the same either way (`dense_pieces_give_the_rows_of_the_whole`). Natively all at once.
+/// Images per piece of a dense layer for the user's settings. In the browser a dense layer
+/// runs on 50 images at a time, so that newer settings (a slider dragged) wait for half of
+/// fc6's product at most, not for all of it; each row's values are the same either way
+/// (`dense_pieces_give_the_rows_of_the_whole`). Every piece streams the layer's weights
+/// once: fc6..fc8 on 100 images took 421 ms all at once, 450 ms in pieces of 50, 518 ms in
+/// pieces of 25 (`tests/wasm_cpu_bench.rs`, under node). Chart points run in smaller pieces
+/// of their own (`session::probe`), so a slider moved meanwhile waits less. Natively all at
+/// once.
 #[cfg(not(target_arch = "wasm32"))]
 pub const DENSE_ROWS: usize = usize::MAX;
 #[cfg(target_arch = "wasm32")]
-pub const DENSE_ROWS: usize = 25;
+pub const DENSE_ROWS: usize = 50;
 
 /// Waits until a batch's result exists (a GPU only queues work), so that cancelling
 /// between batches stops real work and progress counts finished images.
