@@ -300,6 +300,31 @@ fn a_session_holds_what_it_needs_and_moves_leave_nothing_behind() {
     );
 }
 
+/// Four of the sample images: enough for a session, few enough to be quick.
+fn four_images() -> SampleSet {
+    let all = SampleSet::load_dir(&data().join("images_100")).unwrap();
+    SampleSet {
+        samples: all.samples[..4].to_vec(),
+    }
+}
+
+/// Checks that `what` asked for no block as large as a layer (`layer_bytes` or more).
+fn no_layer_sized_block(what: &str, largest: usize, layer_bytes: usize) {
+    println!("{what}: largest block {}", mb(largest));
+    assert!(
+        largest < layer_bytes,
+        "{what} allocated {} at once: a buffer for a layer of {} or more",
+        mb(largest),
+        mb(layer_bytes)
+    );
+}
+
+/// A session of `weights` on `images`, on the CPU backend.
+fn cpu_session(weights: &Weights, images: &SampleSet) -> Session {
+    let session = Session::new(weights.clone(), images, Device::flex(), |_, _| {});
+    pollster::block_on(session).unwrap()
+}
+
 /// A move writes the layer's new version into the buffer of the version it replaces, on
 /// the CPU backend: no block the size of the layer is allocated. (In WebAssembly, whose
 /// memory never shrinks, a new fc6 beside the old one at every move left holes that
@@ -307,20 +332,10 @@ fn a_session_holds_what_it_needs_and_moves_leave_nothing_behind() {
 #[test]
 fn a_move_writes_the_layer_into_the_buffer_it_replaces() {
     let _alone = one_at_a_time();
-    let all = SampleSet::load_dir(&data().join("images_100")).unwrap();
-    let few = SampleSet {
-        samples: all.samples[..4].to_vec(),
-    };
-    let weights = demo();
+    let (weights, few) = (demo(), four_images());
     let bytes = |layer: Layer| weights.weight(layer).data().len() * 4;
     let (fc6, fc7) = (bytes(Layer::Fc6), bytes(Layer::Fc7));
-    let mut session = pollster::block_on(Session::new(
-        weights.clone(),
-        &few,
-        Device::flex(),
-        |_, _| {},
-    ))
-    .unwrap();
+    let mut session = cpu_session(&weights, &few);
     let show = |session: &mut Session, seed: u64, texts: &[&str]| {
         LARGEST.with(|l| l.set(0));
         pollster::block_on(session.assess_now(&settings(seed, texts), |_, _| {})).unwrap();
@@ -337,17 +352,10 @@ fn a_move_writes_the_layer_into_the_buffer_it_replaces() {
     ];
     for (i, texts) in moves.into_iter().enumerate() {
         let largest = show(&mut session, 10 + i as u64, texts);
-        println!("{texts:?}: largest block {}", mb(largest));
-        assert!(
-            largest < layer_bytes,
-            "{texts:?} allocated {} at once: a new buffer for a layer of {} or more",
-            mb(largest),
-            mb(layer_bytes)
-        );
+        no_layer_sized_block(&format!("a move to {texts:?}"), largest, layer_bytes);
     }
     // And the numbers are those of a session that made new buffers.
-    let fresh = pollster::block_on(Session::new(weights, &few, Device::flex(), |_, _| {}));
-    let mut fresh = fresh.unwrap();
+    let mut fresh = cpu_session(&weights, &few);
     let logits = |s: &mut Session, texts: &[&str]| {
         pollster::block_on(s.assess_now(&settings(3, texts), |_, _| {})).unwrap();
         s.logits().clone()
@@ -364,22 +372,10 @@ fn a_move_writes_the_layer_into_the_buffer_it_replaces() {
 #[test]
 fn a_chart_probe_writes_its_layers_into_the_model_s_buffers() {
     let _alone = one_at_a_time();
-    let all = SampleSet::load_dir(&data().join("images_100")).unwrap();
-    let few = SampleSet {
-        samples: all.samples[..4].to_vec(),
-    };
-    let weights = demo();
+    let (weights, few) = (demo(), four_images());
     let bytes = |layer: Layer| weights.weight(layer).data().len() * 4;
     let layer_bytes = bytes(Layer::Fc6).min(bytes(Layer::Fc7));
-    let new = || {
-        pollster::block_on(Session::new(
-            weights.clone(),
-            &few,
-            Device::flex(),
-            |_, _| {},
-        ))
-    };
-    let mut session = new().unwrap();
+    let mut session = cpu_session(&weights, &few);
     let shown = settings(1, &["fc6=drop:0.4", "fc7=noise:0.5"]);
     pollster::block_on(session.assess_now(&shown, |_, _| {})).unwrap();
     let probe = |session: &mut Session, texts: &[&str]| {
@@ -395,21 +391,15 @@ fn a_chart_probe_writes_its_layers_into_the_model_s_buffers() {
         &["conv2=drop:0.5"],
     ] {
         let (logits, largest) = probe(&mut session, texts);
-        println!("probe {texts:?}: largest block {}", mb(largest));
-        assert!(
-            largest < layer_bytes,
-            "a probe of {texts:?} allocated {} at once: a copy of a layer of {} or more",
-            mb(largest),
-            mb(layer_bytes)
-        );
-        let mut fresh = new().unwrap();
+        no_layer_sized_block(&format!("a probe of {texts:?}"), largest, layer_bytes);
+        let mut fresh = cpu_session(&weights, &few);
         let expected = pollster::block_on(fresh.evaluate(&settings(7, texts), |_, _| {}));
         assert_eq!(logits, expected.unwrap().logits, "{texts:?}");
     }
     // The visitor's settings again (not remembered: another seed's draw of the same kinds).
     let again = settings(2, &["fc6=drop:0.4", "fc7=noise:0.5"]);
     pollster::block_on(session.assess_now(&again, |_, _| {})).unwrap();
-    let mut fresh = new().unwrap();
+    let mut fresh = cpu_session(&weights, &few);
     pollster::block_on(fresh.assess_now(&again, |_, _| {})).unwrap();
     assert_eq!(session.logits(), fresh.logits());
 }

@@ -287,16 +287,17 @@ fn the_model_holds_the_intact_weights_until_a_layer_is_damaged() {
     show(&mut session, &damaged);
     assert_eq!(session.intact_bytes(), kept(&[Layer::Conv1, Layer::Fc6]));
     // A probe damaging a layer the model holds intact reads it from the model, exactly.
-    let probe = settings(5, &["conv1=drop:0.7", "fc6=noise:0.5", "conv3=prune:0.4"]);
-    let probed = pollster::block_on(session.evaluate_with(
-        &probe,
-        Purpose::Probe,
-        |_, _| {},
-        || async { true },
-    ))
-    .unwrap()
-    .unwrap();
-    assert_same(&probed.logits, &full(&weights, &probe, &samples), "probe");
+    let probe = |session: &mut Session, s: &Settings| {
+        let done = session.evaluate_with(s, Purpose::Probe, |_, _| {}, || async { true });
+        let outcome = pollster::block_on(done).unwrap().unwrap();
+        assert_same(
+            &outcome.logits,
+            &full(&weights, s, &samples),
+            &s.to_string(),
+        );
+    };
+    let three = settings(5, &["conv1=drop:0.7", "fc6=noise:0.5", "conv3=prune:0.4"]);
+    probe(&mut session, &three);
     // The model holds the probe's conv3 until an evaluation needs it intact again.
     assert_eq!(
         session.intact_bytes(),
@@ -310,16 +311,7 @@ fn the_model_holds_the_intact_weights_until_a_layer_is_damaged() {
     assert_eq!(session.intact_bytes(), kept(&[Layer::Conv1, Layer::Fc6]));
     // A chart point (fc8 alone) makes conv1 and fc6 intact in the model but keeps their
     // intact values, which the visitor's settings damage again without taking them back.
-    let alone = settings(7, &["fc8=drop:0.3"]);
-    let probed = pollster::block_on(session.evaluate_with(
-        &alone,
-        Purpose::Probe,
-        |_, _| {},
-        || async { true },
-    ))
-    .unwrap()
-    .unwrap();
-    assert_same(&probed.logits, &full(&weights, &alone, &samples), "alone");
+    probe(&mut session, &settings(7, &["fc8=drop:0.3"]));
     assert_eq!(
         session.intact_bytes(),
         kept(&[Layer::Conv1, Layer::Fc6, Layer::Fc8])
