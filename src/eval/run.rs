@@ -44,8 +44,8 @@ pub const BATCH: usize = 10;
 /// runs on 50 images at a time, so that newer settings (a slider dragged) wait for half of
 /// fc6's product at most, not for all of it; each row's values are the same either way
 /// (`dense_pieces_give_the_rows_of_the_whole`). Every piece streams the layer's weights
-/// once: fc6..fc8 on 100 images took 421 ms all at once, 450 ms in pieces of 50, 518 ms in
-/// pieces of 25 (`tests/wasm_cpu_bench.rs`, under node). Chart points run in smaller pieces
+/// once: fc6..fc8 on 100 images took 403 ms all at once, 431 ms in pieces of 50, 514 ms in
+/// pieces of 25 (`./dev bench-wasm`, under node). Chart points run in smaller pieces
 /// of their own (`session::probe`), so a slider moved meanwhile waits less. Natively all at
 /// once.
 #[cfg(not(target_arch = "wasm32"))]
