@@ -1,6 +1,8 @@
 //! A sample set: preprocessed images labelled through the ImageNet classes, from files
 //! named `<wnid>_<name>.jpg` (natively also from a folder in either layout: [`super::folder`]).
 
+use std::borrow::Cow;
+
 use super::labels;
 use super::preprocess::{self, IMAGE_LEN};
 use crate::error::{LesionError, Result};
@@ -109,9 +111,14 @@ impl Sample {
 
     /// Normalised CHW pixels, 3 x 224 x 224.
     pub fn pixels(&self) -> Vec<f32> {
+        self.values().into_owned()
+    }
+
+    /// [`Sample::pixels`], borrowed where they are kept as values.
+    fn values(&self) -> Cow<'_, [f32]> {
         match &self.pixels {
-            Pixels::Bytes(bytes) => preprocess::from_bytes(bytes),
-            Pixels::Values(values) => values.clone(),
+            Pixels::Bytes(bytes) => Cow::Owned(preprocess::from_bytes(bytes)),
+            Pixels::Values(values) => Cow::Borrowed(values),
         }
     }
 
@@ -191,10 +198,7 @@ impl SampleSet {
     pub fn batch(&self, range: std::ops::Range<usize>) -> Vec<f32> {
         let mut out = Vec::with_capacity(range.len() * IMAGE_LEN);
         for s in &self.samples[range] {
-            match &s.pixels {
-                Pixels::Bytes(bytes) => out.extend(preprocess::from_bytes(bytes)),
-                Pixels::Values(values) => out.extend_from_slice(values),
-            }
+            out.extend_from_slice(&s.values());
         }
         out
     }
