@@ -208,12 +208,15 @@ fn a_session_holds_what_it_needs_and_moves_leave_nothing_behind() {
         biases * 2,
         "a second copy of the weights"
     );
-    // Once: the f16 -> f32 table (256 KB, kept for good) that damaging a layer first makes.
-    let warm = settings(1, &["fc8=drop:0.1"]);
-    pollster::block_on(session.assess(&warm, Purpose::Probe, |_, _| {}, || async { true }))
-        .unwrap();
-    // The model now holds the probe's fc8 and the session fc8's intact values, in f16, until
-    // an evaluation that needs fc8 intact: counted apart.
+    // Once: the f16 -> f32 table (256 KB, kept for good) that making a damaged layer intact
+    // again from the values kept first makes.
+    for fc8 in ["fc8=drop:0.1", "fc8=drop:0.2"] {
+        let warm = settings(1, &[fc8]);
+        pollster::block_on(session.assess(&warm, Purpose::Probe, |_, _| {}, || async { true }))
+            .unwrap();
+    }
+    // The model now holds the probe's fc8 and the session what it zeroed of fc8, until an
+    // evaluation that needs fc8 intact: counted apart.
     let beside_kept =
         |session: &Session| live_since(before) - (session.intact_bytes() - biases * 2);
     let loaded = beside_kept(&session);

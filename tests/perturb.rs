@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use lesion::model::{Layer, Weights};
 use lesion::perturb::hash::{self, Stream};
-use lesion::perturb::{Damage, Kind, Settings, SettingsError, apply, damage_values};
+use lesion::perturb::{Damage, Kind, Settings, SettingsError, apply, damage_values, zeroed_by};
 
 fn zeros(w: &Weights, layer: Layer) -> usize {
     w.weight(layer).data().iter().filter(|v| **v == 0.0).count()
@@ -341,5 +341,48 @@ fn settings_text_round_trips_exactly() {
         "fc6=melt:0.2",
     ] {
         assert!(bad.parse::<Settings>().is_err(), "{bad}");
+    }
+}
+
+/// The weights a zeroing damage names ([`zeroed_by`]), zeroed, give exactly what the
+/// damage gives, bias included, at every amount and at sizes that are not whole words of 64
+/// or that a native run splits across threads; other damage names none.
+#[test]
+fn the_weights_a_zeroing_damage_names_are_the_ones_it_zeroes() {
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    // Repeated magnitudes (ties for prune), zeros of both signs, a NaN.
+    let value = |i: usize| match i % 97 {
+        0 => 0.0,
+        1 => -0.0,
+        2 => f32::NAN,
+        k => ((k % 13) as f32 - 6.0) * 0.125,
+    };
+    for n in [1, 63, 64, 65, 1000, 3 << 20] {
+        let weight: Vec<f32> = (0..n).map(value).collect();
+        let units = if n >= 1000 { 10 } else { 1 };
+        let bias: Vec<f32> = (0..units).map(|j| j as f32 + 0.5).collect();
+        for kind in Kind::ALL {
+            for amount in [0.0, 0.3, 0.7, 1.0] {
+                let damage = Damage::new(kind, amount).unwrap();
+                let mut got_bias = bias.clone();
+                let zeroed = zeroed_by(&weight, &mut got_bias, 3, damage, 9);
+                assert_eq!(zeroed.is_some(), kind.only_zeroes(), "{kind:?}");
+                let Some(zeroed) = zeroed else {
+                    assert_eq!(bits(&got_bias), bits(&bias), "{kind:?}: bias untouched");
+                    continue;
+                };
+                let (want, want_bias) = damage_values(&weight, &bias, 3, damage, 9);
+                let mut got = weight.clone();
+                let mut count = 0;
+                zeroed.each(|i| {
+                    got[i] = 0.0;
+                    count += 1;
+                });
+                let what = format!("{kind:?} {amount} of {n}");
+                assert_eq!(count, zeroed.len(), "{what}");
+                assert_eq!(bits(&got), bits(&want), "{what}");
+                assert_eq!(bits(&got_bias), bits(&want_bias), "{what}: bias");
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@ use common::*;
 use lesion::eval::run::BATCH;
 use lesion::eval::{Comparison, LogitMatrix, Purpose, Report, SampleSet, Session, evaluate};
 use lesion::model::{AlexNet, Layer, Weights, manifest};
-use lesion::perturb::{Settings, apply};
+use lesion::perturb::{Settings, apply, damaged_layer};
 
 /// The first `n` sample images.
 fn first(n: usize) -> SampleSet {
@@ -256,8 +256,9 @@ fn probes_are_exact_and_leave_the_session_as_it_was() {
 }
 
 /// On the CPU the model's own buffers are the intact weights: the session keeps a layer's
-/// intact values beside them only while that layer is damaged, and the weights and numbers
-/// it gives are the same throughout.
+/// intact values beside them only while that layer is damaged, and then, for damage that
+/// only zeroes weights, only which weights it zeroed and what they held; the weights and
+/// numbers it gives are the same throughout.
 #[test]
 fn the_model_holds_the_intact_weights_until_a_layer_is_damaged() {
     // f16 values, as the site installs them: kept values take 2 bytes each.
@@ -265,15 +266,28 @@ fn the_model_holds_the_intact_weights_until_a_layer_is_damaged() {
     let weights = manifest::decode(&bytes, demo().info().clone(), "demo").unwrap();
     let samples = first(12);
     let biases: usize = Layer::ALL.iter().map(|l| weights.bias(*l).len()).sum();
-    let kept = |layers: &[Layer]| {
-        biases * 2
-            + layers
-                .iter()
-                .map(|l| weights.weight(*l).len() * 2)
-                .sum::<usize>()
+    // What the session keeps for the layers `s` damages: a bit a weight and the values
+    // zeroed for drop, prune and units; the layer's values for other damage.
+    let kept = |s: &Settings| {
+        let mut total = biases * 2;
+        for (&layer, &damage) in &s.layers {
+            let intact = weights.weight(layer).data();
+            total += if damage.kind.only_zeroes() {
+                let (damaged, _) = damaged_layer(&weights, layer, damage, s.seed);
+                let zeroed = intact
+                    .iter()
+                    .zip(damaged.data())
+                    .filter(|(i, d)| i.to_bits() != 0 && d.to_bits() == 0)
+                    .count();
+                intact.len().div_ceil(64) * 8 + zeroed * 2
+            } else {
+                intact.len() * 2
+            };
+        }
+        total
     };
     let mut session = session(&weights, &samples);
-    assert_eq!(session.intact_bytes(), kept(&[]), "loaded");
+    assert_eq!(session.intact_bytes(), kept(&Settings::default()), "loaded");
     let show = |session: &mut Session, s: &Settings| {
         let outcome = pollster::block_on(session.evaluate(s, |_, _| {})).unwrap();
         assert_same(
@@ -285,7 +299,7 @@ fn the_model_holds_the_intact_weights_until_a_layer_is_damaged() {
     };
     let damaged = settings(5, &["conv1=drop:0.7", "fc6=noise:0.5"]);
     show(&mut session, &damaged);
-    assert_eq!(session.intact_bytes(), kept(&[Layer::Conv1, Layer::Fc6]));
+    assert_eq!(session.intact_bytes(), kept(&damaged));
     // A probe damaging a layer the model holds intact reads it from the model, exactly.
     let probe = |session: &mut Session, s: &Settings| {
         let done = session.evaluate_with(s, Purpose::Probe, |_, _| {}, || async { true });
@@ -295,41 +309,53 @@ fn the_model_holds_the_intact_weights_until_a_layer_is_damaged() {
             &full(&weights, s, &samples),
             &s.to_string(),
         );
+        assert_eq!(session.weights().tensors(), weights.tensors(), "{s}");
     };
     let three = settings(5, &["conv1=drop:0.7", "fc6=noise:0.5", "conv3=prune:0.4"]);
     probe(&mut session, &three);
     // The model holds the probe's conv3 until an evaluation needs it intact again.
-    assert_eq!(
-        session.intact_bytes(),
-        kept(&[Layer::Conv1, Layer::Conv3, Layer::Fc6])
-    );
+    assert_eq!(session.intact_bytes(), kept(&three));
     // Other damage to a damaged layer, then the layers intact again one by one.
-    show(
-        &mut session,
-        &settings(6, &["conv1=units:0.2", "fc6=noise:0.5"]),
-    );
-    assert_eq!(session.intact_bytes(), kept(&[Layer::Conv1, Layer::Fc6]));
-    // A chart point (fc8 alone) makes conv1 and fc6 intact in the model but keeps their
-    // intact values, which the visitor's settings damage again without taking them back.
+    let units = settings(6, &["conv1=units:0.2", "fc6=noise:0.5"]);
+    show(&mut session, &units);
+    assert_eq!(session.intact_bytes(), kept(&units));
+    // A chart point (fc8 alone) makes conv1 and fc6 intact in the model. It keeps fc6's
+    // values, which the visitor's settings damage again without taking them back; conv1's
+    // zeroed values go back into the model's buffer.
     probe(&mut session, &settings(7, &["fc8=drop:0.3"]));
     assert_eq!(
         session.intact_bytes(),
-        kept(&[Layer::Conv1, Layer::Fc6, Layer::Fc8])
+        kept(&settings(7, &["fc6=noise:0.5", "fc8=drop:0.3"]))
     );
+    // conv1's damage is what the visitor's last settings gave it, so this change re-runs
+    // from fc6 on: the model keeps conv1 as the chart point left it, intact, until a change
+    // re-runs conv1.
     show(&mut session, &settings(6, &["conv1=units:0.2"]));
-    assert_eq!(session.intact_bytes(), kept(&[Layer::Conv1]));
-    show(&mut session, &settings(7, &["fc8=prune:0.5"]));
-    assert_eq!(session.intact_bytes(), kept(&[Layer::Fc8]));
-    show(
-        &mut session,
-        &settings(8, &["conv1=noise:0.1", "fc8=prune:0.5"]),
-    );
+    assert_eq!(session.intact_bytes(), kept(&Settings::default()));
+    let fc8 = settings(7, &["fc8=prune:0.5"]);
+    show(&mut session, &fc8);
+    assert_eq!(session.intact_bytes(), kept(&fc8));
+    let both = settings(8, &["conv1=noise:0.1", "fc8=prune:0.5"]);
+    show(&mut session, &both);
+    assert_eq!(session.intact_bytes(), kept(&both));
+    // Values kept for noise, then drop on the same layer: only what the drop zeroed.
+    let dropped = settings(8, &["conv1=drop:0.1", "fc8=prune:0.5"]);
+    show(&mut session, &dropped);
+    assert_eq!(session.intact_bytes(), kept(&dropped));
     // (The intact settings are remembered: showing them again runs nothing.)
-    show(&mut session, &settings(9, &["fc7=drop:0.1"]));
+    let fc7 = settings(9, &["fc7=drop:0.1"]);
+    show(&mut session, &fc7);
     assert_eq!(
         session.intact_bytes(),
-        kept(&[Layer::Fc7]),
+        kept(&fc7),
         "conv1, fc8 intact again"
+    );
+    // A tenth of fc7 dropped keeps less than a quarter of what a copy of fc7 in f16 took.
+    let copy = weights.weight(Layer::Fc7).len() * 2;
+    assert!(
+        session.intact_bytes() - biases * 2 < copy / 4,
+        "{} kept for a tenth of fc7 dropped; a copy is {copy}",
+        session.intact_bytes() - biases * 2
     );
 }
 

@@ -7,16 +7,19 @@
 //!
 //! On the CPU backend a layer's weight may instead be *lent* to the model
 //! ([`Intact::lend`]): while the model's version of the layer is intact, the model's own
-//! buffer is the only copy, and the intact values are kept here only from the layer's
-//! first damage ([`Intact::take_back`]) until it is intact again ([`Intact::lend_layer`]).
-//! A loaded, undamaged session then holds one copy of the weights, not two.
+//! buffer is the only copy. When the layer is damaged by a damage that only sets weights to
+//! zero (drop, prune, units), only what it zeroed is kept ([`Removed`]: a bit a weight and
+//! the zeroed values), and the damaged version with those is the intact one again; other
+//! damage keeps the layer's values until it is intact again ([`Intact::lend_layer`]). A
+//! loaded, undamaged session then holds one copy of the weights, not two, and a damaged
+//! one little more (at full size, the f16 copies of eight damaged layers were 122 MB).
 
 use std::collections::BTreeMap;
 
 use half::f16;
 
 use crate::model::{HostTensor, Layer, ModelInfo, Weights};
-use crate::perturb::{Damage, damage_in_place, layer_index};
+use crate::perturb::{Damage, Zeroed, damage_in_place, layer_index, zeroed_by};
 
 /// Values per block (a small buffer, not a layer-sized one).
 const CHUNK: usize = 1 << 16;
@@ -29,48 +32,53 @@ fn f16_table() -> &'static [f32] {
     TABLE.get_or_init(|| (0..=u16::MAX).map(|b| f16::from_bits(b).to_f32()).collect())
 }
 
-enum Values {
-    F16(Vec<Vec<f16>>),
-    F32(Vec<Vec<f32>>),
+/// Values in blocks of [`CHUNK`], each in f16 when f16 holds every one of its values
+/// exactly, else in f32.
+struct Values(Vec<Block>);
+
+enum Block {
+    F16(Vec<f16>),
+    F32(Vec<f32>),
 }
 
-impl Values {
-    /// `data` in f16 blocks when every value survives the trip exactly, else in f32 ones.
-    fn of(data: &[f32]) -> Self {
-        let mut halves = Vec::with_capacity(data.len().div_ceil(CHUNK));
-        for chunk in data.chunks(CHUNK) {
-            let half: Vec<f16> = chunk.iter().map(|v| f16::from_f32(*v)).collect();
-            let exact = half
-                .iter()
-                .zip(chunk)
-                .all(|(h, v)| h.to_f32().to_bits() == v.to_bits());
-            if !exact {
-                return Values::F32(data.chunks(CHUNK).map(<[f32]>::to_vec).collect());
-            }
-            halves.push(half);
+impl Block {
+    fn of(chunk: &[f32]) -> Self {
+        let half: Vec<f16> = chunk.iter().map(|v| f16::from_f32(*v)).collect();
+        let exact = half
+            .iter()
+            .zip(chunk)
+            .all(|(h, v)| h.to_f32().to_bits() == v.to_bits());
+        if exact {
+            Block::F16(half)
+        } else {
+            Block::F32(chunk.to_vec())
         }
-        Values::F16(halves)
     }
 
     fn bytes(&self) -> usize {
         match self {
-            Values::F16(v) => v.iter().map(|c| c.len() * 2).sum(),
-            Values::F32(v) => v.iter().map(|c| c.len() * 4).sum(),
+            Block::F16(v) => v.len() * 2,
+            Block::F32(v) => v.len() * 4,
         }
+    }
+}
+
+impl Values {
+    fn of(data: &[f32]) -> Self {
+        Values(data.chunks(CHUNK).map(Block::of).collect())
+    }
+
+    fn bytes(&self) -> usize {
+        self.0.iter().map(Block::bytes).sum()
     }
 
     /// The values as f32, written into `out` (of the same length).
     fn fill(&self, out: &mut [f32]) {
-        let blocks = out.chunks_mut(CHUNK);
-        match self {
-            Values::F32(v) => {
-                for (d, s) in blocks.zip(v) {
-                    d.copy_from_slice(s);
-                }
-            }
-            Values::F16(v) => {
-                let table = f16_table();
-                for (d, s) in blocks.zip(v) {
+        let table = f16_table();
+        for (d, block) in out.chunks_mut(CHUNK).zip(&self.0) {
+            match block {
+                Block::F32(s) => d.copy_from_slice(s),
+                Block::F16(s) => {
                     for (d, s) in d.iter_mut().zip(s) {
                         *d = table[s.to_bits() as usize];
                     }
@@ -78,26 +86,93 @@ impl Values {
             }
         }
     }
+
+    /// Value `k`, as f32.
+    fn get(&self, k: usize, table: &[f32]) -> f32 {
+        match &self.0[k / CHUNK] {
+            Block::F16(v) => table[v[k % CHUNK].to_bits() as usize],
+            Block::F32(v) => v[k % CHUNK],
+        }
+    }
+}
+
+/// What a zeroing damage ([`Kind::only_zeroes`](crate::perturb::Kind::only_zeroes)) took from a layer: which weights it set
+/// to zero that were not zero, and their values, in order. The model's damaged version and
+/// this are the intact values, at an eighth of a byte a weight and two a weight removed,
+/// where a copy of the layer takes two a weight.
+struct Removed {
+    zeroed: Zeroed,
+    values: Values,
+}
+
+impl Removed {
+    /// Zeroes the weights `zeroed` names in `weight` (intact), keeping what they held.
+    fn take(weight: &mut [f32], mut zeroed: Zeroed) -> Self {
+        let (mut blocks, mut block) = (Vec::new(), Vec::with_capacity(CHUNK));
+        zeroed.retain(|i| {
+            let value = weight[i];
+            if value.to_bits() == 0 {
+                return false;
+            }
+            weight[i] = 0.0;
+            block.push(value);
+            if block.len() == CHUNK {
+                blocks.push(Block::of(&block));
+                block.clear();
+            }
+            true
+        });
+        if !block.is_empty() {
+            blocks.push(Block::of(&block));
+        }
+        Self {
+            zeroed,
+            values: Values(blocks),
+        }
+    }
+
+    /// Writes the values back into `weight` (the damaged version): the intact weight again.
+    fn restore(&self, weight: &mut [f32]) {
+        let table = f16_table();
+        let mut k = 0;
+        self.zeroed.each(|i| {
+            weight[i] = self.values.get(k, table);
+            k += 1;
+        });
+    }
+
+    fn bytes(&self) -> usize {
+        self.zeroed.bytes() + self.values.bytes()
+    }
+}
+
+/// Where a tensor's intact values are.
+enum Held {
+    /// Here.
+    Full(Values),
+    /// In the model, which holds the layer intact.
+    Lent,
+    /// In the model, which holds the layer with these weights zeroed.
+    Removed(Removed),
 }
 
 struct Kept {
     shape: Vec<usize>,
-    /// `None` while lent: the model holds the intact values.
-    values: Option<Values>,
+    held: Held,
 }
 
 impl Kept {
     fn of(tensor: &HostTensor) -> Self {
         Self {
             shape: tensor.shape().to_vec(),
-            values: Some(Values::of(tensor.data())),
+            held: Held::Full(Values::of(tensor.data())),
         }
     }
 
     fn lent(tensor: &HostTensor) -> Self {
         Self {
             shape: tensor.shape().to_vec(),
-            values: None,
+            held: Held::Lent,
         }
     }
 
@@ -106,15 +181,26 @@ impl Kept {
     }
 
     fn bytes(&self) -> usize {
-        self.values.as_ref().map_or(0, Values::bytes)
+        match &self.held {
+            Held::Full(values) => values.bytes(),
+            Held::Lent => 0,
+            Held::Removed(removed) => removed.bytes(),
+        }
+    }
+
+    /// The model's values of a lent tensor, `model`, made intact.
+    fn intact_from(&self, mut model: Vec<f32>) -> HostTensor {
+        if let Held::Removed(removed) = &self.held {
+            removed.restore(&mut model);
+        }
+        HostTensor::new(self.shape.clone(), model).expect("the model's weight has its shape")
     }
 
     /// The values as f32 in `reuse` when it has their length, else in a new buffer.
     fn tensor_in(&self, mut reuse: Vec<f32>) -> HostTensor {
-        let values = self
-            .values
-            .as_ref()
-            .expect("lent values are read from the model, not from here");
+        let Held::Full(values) = &self.held else {
+            panic!("lent values are read from the model, not from here")
+        };
         if reuse.len() != self.len() {
             reuse = crate::perturb::buffer(self.len());
         }
@@ -142,8 +228,8 @@ impl Intact {
     }
 
     /// Keeps the biases; every layer's weight is lent to the model (see the module's
-    /// documentation): the caller must [`Intact::take_back`] a layer's intact values
-    /// before its model's version changes.
+    /// documentation): the model's versions of the layers change through
+    /// [`Intact::next_version`] only.
     pub fn lend(weights: &Weights) -> Self {
         Self::with(weights, true)
     }
@@ -181,30 +267,74 @@ impl Intact {
 
     /// Whether `layer`'s intact weight is here (it is otherwise lent to the model).
     pub fn holds(&self, layer: Layer) -> bool {
-        self.tensors[&layer.weight_key()].values.is_some()
+        matches!(self.tensors[&layer.weight_key()].held, Held::Full(_))
     }
 
-    /// Keeps `layer`'s intact weight, `values`, read from the model it was lent to before
-    /// the model's version changes. Nothing to do when it is held already.
-    pub fn take_back(&mut self, layer: Layer, values: &[f32]) {
-        let kept = self
-            .tensors
-            .get_mut(&layer.weight_key())
-            .expect("every layer");
-        if kept.values.is_none() {
-            assert_eq!(values.len(), kept.len(), "{layer:?}'s intact weight");
-            kept.values = Some(Values::of(values));
-        }
-    }
-
-    /// The model holds `layer` intact again: when layers are lent, the weight taken back
-    /// is dropped. Weights kept from the start ([`Intact::keep`]) stay.
+    /// The model holds `layer` intact again: when layers are lent, the weight kept here is
+    /// dropped. Weights kept from the start ([`Intact::keep`]) stay.
     pub fn lend_layer(&mut self, layer: Layer) {
         if self.lends
             && let Some(kept) = self.tensors.get_mut(&layer.weight_key())
+            && matches!(kept.held, Held::Full(_))
         {
-            kept.values = None;
+            kept.held = Held::Lent;
         }
+    }
+
+    /// `layer`'s next version in the model, in `state`, written into `model`: the model's
+    /// buffer of its current version (empty when the model's weights are not on the host).
+    /// When layers are lent, the intact values are made in that buffer (from what this
+    /// keeps), and a damage that only zeroes weights keeps just what it zeroed; other
+    /// damage keeps the layer's values ([`Values`]), and so does a layer that had them
+    /// already and is made intact or damaged so again.
+    pub fn next_version(
+        &mut self,
+        layer: Layer,
+        mut model: Vec<f32>,
+        state: Option<(Damage, u64)>,
+    ) -> (HostTensor, HostTensor) {
+        let zeroes = state.is_some_and(|(damage, _)| damage.kind.only_zeroes());
+        let kept = &self.tensors[&layer.weight_key()];
+        match &kept.held {
+            Held::Full(_) if !(self.lends && zeroes) => {
+                return match state {
+                    Some((damage, seed)) => self.damaged_in(layer, damage, seed, model),
+                    None => self.layer_in(layer, model),
+                };
+            }
+            Held::Full(values) => {
+                if model.len() != kept.len() {
+                    model = crate::perturb::buffer(kept.len());
+                }
+                values.fill(&mut model);
+            }
+            Held::Removed(removed) => removed.restore(&mut model),
+            Held::Lent => {}
+        }
+        // `model` now holds the intact weight, lent to the model from here on.
+        let shape = kept.shape.clone();
+        let (bias_shape, mut bias) = self.tensors[&layer.bias_key()].tensor().into_parts();
+        let mut held = Held::Lent;
+        if let Some((damage, seed)) = state {
+            let index = layer_index(layer);
+            held = match zeroed_by(&model, &mut bias, index, damage, seed) {
+                Some(zeroed) => Held::Removed(Removed::take(&mut model, zeroed)),
+                None => {
+                    let values = Values::of(&model);
+                    damage_in_place(&mut model, &mut bias, index, damage, seed);
+                    Held::Full(values)
+                }
+            };
+        }
+        self.tensors
+            .get_mut(&layer.weight_key())
+            .expect("every layer")
+            .held = held;
+        let sized = "damage keeps every tensor's size";
+        (
+            HostTensor::new(shape, model).expect(sized),
+            HostTensor::new(bias_shape, bias).expect(sized),
+        )
     }
 
     /// The intact weight and bias of `layer`, in f32 (held here: see [`Intact::holds`]).
@@ -239,7 +369,7 @@ impl Intact {
         Self::damage(layer, weight, bias, damage, seed)
     }
 
-    /// `layer` from its intact weight `values` as lent to the model (see
+    /// `layer` from the model's version of a lent weight, `values` (a copy: see
     /// [`Intact::lend`]), with `damage` drawn from `seed` when there is one.
     pub fn from_lent(
         &self,
@@ -247,8 +377,7 @@ impl Intact {
         values: Vec<f32>,
         damage: Option<(Damage, u64)>,
     ) -> (HostTensor, HostTensor) {
-        let shape = self.shape(layer).to_vec();
-        let weight = HostTensor::new(shape, values).expect("the model's weight has its shape");
+        let weight = self.tensors[&layer.weight_key()].intact_from(values);
         let bias = self.tensors[&layer.bias_key()].tensor();
         match damage {
             Some((damage, seed)) => Self::damage(layer, weight, bias, damage, seed),
@@ -272,21 +401,21 @@ impl Intact {
         )
     }
 
-    /// All of them in f32 again; a lent layer's weight from `lent(layer)` (the model's).
+    /// All of them in f32 again; a lent layer's weight from `lent(layer)` (the model's
+    /// version, a copy).
     pub fn weights(&self, lent: impl Fn(Layer) -> Vec<f32>) -> Weights {
         let tensors = self
             .tensors
             .iter()
             .map(|(name, kept)| {
-                let tensor = match &kept.values {
-                    Some(_) => kept.tensor(),
-                    None => {
+                let tensor = match &kept.held {
+                    Held::Full(_) => kept.tensor(),
+                    Held::Lent | Held::Removed(_) => {
                         let layer = Layer::ALL
                             .into_iter()
                             .find(|l| l.weight_key() == *name)
                             .expect("only layers' weights are lent");
-                        HostTensor::new(kept.shape.clone(), lent(layer))
-                            .expect("the model's weight has its shape")
+                        kept.intact_from(lent(layer))
                     }
                 };
                 (name.clone(), tensor)

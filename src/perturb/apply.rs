@@ -66,13 +66,9 @@ pub fn damage_in_place(weight: &mut [f32], bias: &mut [f32], layer: u8, damage: 
     match damage.kind {
         Kind::Drop => drop(weight, layer, p, seed),
         Kind::Units => {
-            let t = hash::threshold(p);
             let per_unit = weight.len() / bias.len().max(1);
-            for (j, b) in bias.iter_mut().enumerate() {
-                if hash::score(seed, layer, Stream::Units, j as u64) < t {
-                    *b = 0.0;
-                    weight[j * per_unit..(j + 1) * per_unit].fill(0.0);
-                }
+            for j in removed_units(bias, layer, p, seed) {
+                weight[j * per_unit..(j + 1) * per_unit].fill(0.0);
             }
         }
         Kind::Prune => prune(weight, p),
@@ -87,7 +83,9 @@ pub fn damage_in_place(weight: &mut [f32], bias: &mut [f32], layer: u8, damage: 
 fn drop(weight: &mut [f32], layer: u8, p: f64, seed: u64) {
     let t = hash::threshold(p);
     let key = hash::key(seed, layer, Stream::Drop);
-    split_work(weight, |offset, chunk| drop_kernel(key, t, offset, chunk));
+    split_work(weight, 1, |offset, chunk| {
+        drop_kernel(key, t, offset, chunk)
+    });
 }
 
 /// The drop loop, compiled for several instruction sets and picked at run time: with
@@ -100,41 +98,171 @@ fn drop_kernel(key: u64, t: u32, offset: usize, weight: &mut [f32]) {
     }
 }
 
+/// Zeroes the bias of every unit `units` damage removes, and returns their indices.
+fn removed_units(bias: &mut [f32], layer: u8, p: f64, seed: u64) -> Vec<usize> {
+    let t = hash::threshold(p);
+    let mut removed = Vec::new();
+    for (j, b) in bias.iter_mut().enumerate() {
+        if hash::score(seed, layer, Stream::Units, j as u64) < t {
+            *b = 0.0;
+            removed.push(j);
+        }
+    }
+    removed
+}
+
+/// A set of a layer's weights, as a bitmask: bit i % 64 of word i / 64 is weight i. An
+/// eighth of a byte a weight, where keeping a layer's values takes two bytes a weight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Zeroed {
+    words: Vec<u64>,
+}
+
+impl Zeroed {
+    fn none(n: usize) -> Self {
+        Self {
+            words: vec![0; n.div_ceil(64)],
+        }
+    }
+
+    fn insert(&mut self, i: usize) {
+        self.words[i / 64] |= 1 << (i % 64);
+    }
+
+    /// How many weights it names.
+    pub fn len(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.iter().all(|w| *w == 0)
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.words.len() * 8
+    }
+
+    /// Calls `f` with every weight's index, in increasing order.
+    pub fn each(&self, mut f: impl FnMut(usize)) {
+        for (k, &word) in self.words.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                f(k * 64 + bits.trailing_zeros() as usize);
+                bits &= bits - 1;
+            }
+        }
+    }
+
+    /// [`Zeroed::each`], keeping the weights for which `f` says `true`.
+    pub fn retain(&mut self, mut f: impl FnMut(usize) -> bool) {
+        for (k, word) in self.words.iter_mut().enumerate() {
+            let mut bits = *word;
+            while bits != 0 {
+                let bit = bits.trailing_zeros();
+                if !f(k * 64 + bit as usize) {
+                    *word &= !(1 << bit);
+                }
+                bits &= bits - 1;
+            }
+        }
+    }
+}
+
+/// The weights `damage` sets to zero, for damage that only zeroes
+/// ([`Kind::only_zeroes`]: drop, prune, units), with `bias` damaged as [`damage_in_place`]
+/// damages it; `weight` is read, not changed. Zeroing those weights gives what
+/// [`damage_in_place`] gives, and a caller can keep what they held first: the layer's
+/// intact values are then its damaged ones and those. `None`, changing nothing, for other
+/// damage.
+pub fn zeroed_by(
+    weight: &[f32],
+    bias: &mut [f32],
+    layer: u8,
+    damage: Damage,
+    seed: u64,
+) -> Option<Zeroed> {
+    let n = weight.len();
+    let p = damage.amount;
+    let mut zeroed = Zeroed::none(n);
+    match damage.kind {
+        Kind::Drop => {
+            let t = hash::threshold(p);
+            let key = hash::key(seed, layer, Stream::Drop);
+            split_work(&mut zeroed.words, 64, |first, words| {
+                drop_mask_kernel(key, t, n, first, words)
+            });
+        }
+        Kind::Units => {
+            let per_unit = n / bias.len().max(1);
+            for j in removed_units(bias, layer, p, seed) {
+                (j * per_unit..(j + 1) * per_unit).for_each(|i| zeroed.insert(i));
+            }
+        }
+        Kind::Prune => {
+            if let Some((cut, mut ties)) = prune_cut(weight, p) {
+                for (i, w) in weight.iter().enumerate() {
+                    let m = magnitude(*w);
+                    if m < cut || (m == cut && ties > 0) {
+                        ties -= usize::from(m == cut);
+                        zeroed.insert(i);
+                    }
+                }
+            }
+        }
+        Kind::Noise | Kind::Bitflip => return None,
+    }
+    Some(zeroed)
+}
+
+/// [`drop_kernel`]'s choice as bits: `words` are those of weights from `first` * 64 on, of
+/// `n` in all.
+#[multiversion::multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2"))]
+fn drop_mask_kernel(key: u64, t: u32, n: usize, first: usize, words: &mut [u64]) {
+    for (k, word) in words.iter_mut().enumerate() {
+        let start = (first + k) * 64;
+        let mut bits = 0u64;
+        for i in start..(start + 64).min(n) {
+            let removed = hash::score_keyed(key, i as u64) < t;
+            bits |= u64::from(removed) << (i - start);
+        }
+        *word = bits;
+    }
+}
+
 /// Runs `kernel(offset, chunk)` over the slice. Natively large layers are split over
 /// rayon's pool, the same threads the CPU backend computes on, so the damage never
 /// competes with backend workers that are still spinning after a forward pass.
-fn split_work<F>(weight: &mut [f32], kernel: F)
+/// `per` is how many weights one item of the slice stands for (1 for the weights
+/// themselves, 64 for a bitmask's words).
+fn split_work<T, F>(items: &mut [T], per: usize, kernel: F)
 where
-    F: Fn(usize, &mut [f32]) + Sync,
+    T: Send,
+    F: Fn(usize, &mut [T]) + Sync,
 {
     #[cfg(not(target_arch = "wasm32"))]
     {
         use rayon::prelude::*;
-        const CHUNK: usize = 1 << 20;
-        if weight.len() >= CHUNK {
-            weight
-                .par_chunks_mut(CHUNK)
+        let chunk = (1 << 20) / per;
+        if items.len() >= chunk {
+            items
+                .par_chunks_mut(chunk)
                 .enumerate()
-                .for_each(|(i, chunk)| kernel(i * CHUNK, chunk));
+                .for_each(|(i, part)| kernel(i * chunk, part));
             return;
         }
     }
-    kernel(0, weight);
+    #[cfg(target_arch = "wasm32")]
+    let _ = per;
+    kernel(0, items);
 }
 
 /// Removes exactly k = round(p * n) weights: the smallest |w|, ties broken by lower index.
 /// Magnitudes are compared as the bits of |w| (monotonic for non-negative floats; NaN
 /// sorts above infinity), so the k-th smallest is an integer found by counting.
 fn prune(weight: &mut [f32], p: f64) {
-    let n = weight.len();
-    let k = ((p * n as f64).round() as usize).min(n);
-    if k == 0 {
+    let Some((cut, mut ties)) = prune_cut(weight, p) else {
         return;
-    }
-    let magnitude = |w: f32| w.to_bits() & 0x7FFF_FFFF;
-    let cut = kth_smallest(weight.iter().map(|w| magnitude(*w)), k);
-    let below = weight.iter().filter(|w| magnitude(**w) < cut).count();
-    let mut ties = k - below;
+    };
     for w in weight.iter_mut() {
         let m = magnitude(*w);
         if m < cut {
@@ -144,6 +272,25 @@ fn prune(weight: &mut [f32], p: f64) {
             ties -= 1;
         }
     }
+}
+
+/// |w| as bits, which order as the magnitudes do.
+fn magnitude(w: f32) -> u32 {
+    w.to_bits() & 0x7FFF_FFFF
+}
+
+/// For pruning the fraction `p`: the magnitude (as bits) of the k-th smallest weight, and
+/// how many of the weights of that magnitude are removed (the first ones); `None` when no
+/// weight is.
+fn prune_cut(weight: &[f32], p: f64) -> Option<(u32, usize)> {
+    let n = weight.len();
+    let k = ((p * n as f64).round() as usize).min(n);
+    if k == 0 {
+        return None;
+    }
+    let cut = kth_smallest(weight.iter().map(|w| magnitude(*w)), k);
+    let below = weight.iter().filter(|w| magnitude(**w) < cut).count();
+    Some((cut, k - below))
 }
 
 /// The k-th smallest (k from 1) of `keys`, by two counting passes: one over the high 16
@@ -186,7 +333,7 @@ fn noise(weight: &mut [f32], layer: u8, a: f64, seed: u64) {
         .sum::<f64>()
         / n;
     let scale = a * var.sqrt();
-    split_work(weight, |offset, chunk| {
+    split_work(weight, 1, |offset, chunk| {
         for (k, w) in chunk.iter_mut().enumerate() {
             let z = hash::normal(seed, layer, (offset + k) as u64);
             *w = (*w as f64 + scale * z) as f32;

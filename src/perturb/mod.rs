@@ -7,6 +7,8 @@ pub mod presets;
 mod settings;
 
 pub(crate) use apply::buffer;
-pub use apply::{apply, damage_in_place, damage_values, damaged_layer, layer_index};
+pub use apply::{
+    Zeroed, apply, damage_in_place, damage_values, damaged_layer, layer_index, zeroed_by,
+};
 pub use presets::{PRESETS, PaperMark, Preset, paper_mark};
 pub use settings::{Damage, Kind, Settings, SettingsError};

@@ -49,6 +49,12 @@ impl Kind {
         }
     }
 
+    /// Whether the damage only sets weights (and, for units, biases) to zero: what it does
+    /// to a layer is then a set of weights, see [`zeroed_by`](super::zeroed_by).
+    pub fn only_zeroes(self) -> bool {
+        matches!(self, Kind::Drop | Kind::Prune | Kind::Units)
+    }
+
     /// The largest amount that makes sense: a fraction for all but noise (a multiple of std).
     pub fn max_amount(self) -> f64 {
         match self {

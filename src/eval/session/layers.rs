@@ -12,8 +12,9 @@ impl Session {
     /// before each: newer settings need not wait for every changed layer's damage. `false`
     /// when `between()` said to stop. For the user's settings (`shown`), every layer they
     /// leave intact and the model holds intact is lent to the model again; a probe keeps the
-    /// intact values of the layers it makes intact, which the user's settings damage (the
-    /// next evaluation of them damages those layers again without taking them back).
+    /// intact values the session holds of the layers it makes intact, which the user's
+    /// settings damage (the next evaluation of them damages those layers again without
+    /// taking them back).
     pub(super) async fn hold<F: Future<Output = bool>>(
         &mut self,
         wanted: &[LayerState; 8],
@@ -43,44 +44,26 @@ impl Session {
     fn apply(&mut self, k: usize, state: LayerState) {
         let layer = Layer::ALL[k];
         let taken = self.model.take_weight(layer, &self.device);
-        let (weight, bias) = if self.weights.holds(layer) {
-            self.layer_tensors_in(layer, state, taken)
-        } else {
-            // Lent: the model held the layer intact. Its values are kept from now on, and
-            // the next version is made from the very buffer they came in.
-            self.weights.take_back(layer, &taken);
-            self.weights.from_lent(layer, taken, state)
-        };
+        let (weight, bias) = self.weights.next_version(layer, taken, state);
         self.model.set_layer(layer, weight, bias, &self.device);
         self.held[k] = state;
     }
 
     /// The weight and bias of `layer` in `state`: intact, or damaged, in a new buffer (the
-    /// model's version of a lent layer is intact, and read from there).
+    /// intact values of a lent layer are made from the model's version).
     pub(super) fn layer_tensors(
         &self,
         layer: Layer,
         state: LayerState,
     ) -> (HostTensor, HostTensor) {
         if self.weights.holds(layer) {
-            self.layer_tensors_in(layer, state, Vec::new())
+            match state {
+                Some((damage, seed)) => self.weights.damaged(layer, damage, seed),
+                None => self.weights.layer(layer),
+            }
         } else {
             let values = self.model.weight_values(layer);
             self.weights.from_lent(layer, values, state)
-        }
-    }
-
-    /// [`Session::layer_tensors`] of a layer the session holds, the weight written into
-    /// `reuse` when it has its length.
-    fn layer_tensors_in(
-        &self,
-        layer: Layer,
-        state: LayerState,
-        reuse: Vec<f32>,
-    ) -> (HostTensor, HostTensor) {
-        match state {
-            Some((damage, seed)) => self.weights.damaged_in(layer, damage, seed, reuse),
-            None => self.weights.layer_in(layer, reuse),
         }
     }
 }
