@@ -9,7 +9,7 @@ use common::*;
 use lesion::eval::run::BATCH;
 use lesion::eval::{Comparison, LogitMatrix, Purpose, Report, SampleSet, Session, evaluate};
 use lesion::model::{AlexNet, Layer, Weights, manifest};
-use lesion::perturb::{Settings, apply, damaged_layer};
+use lesion::perturb::{Kind, Settings, apply, damaged_layer};
 
 /// The first `n` sample images.
 fn first(n: usize) -> SampleSet {
@@ -257,8 +257,8 @@ fn probes_are_exact_and_leave_the_session_as_it_was() {
 
 /// On the CPU the model's own buffers are the intact weights: the session keeps a layer's
 /// intact values beside them only while that layer is damaged, and then, for damage that
-/// only zeroes weights, only which weights it zeroed and what they held; the weights and
-/// numbers it gives are the same throughout.
+/// only zeroes weights, only which weights it zeroed and what they held, and for bitflip
+/// nothing; the weights and numbers it gives are the same throughout.
 #[test]
 fn the_model_holds_the_intact_weights_until_a_layer_is_damaged() {
     // f16 values, as the site installs them: kept values take 2 bytes each.
@@ -272,7 +272,10 @@ fn the_model_holds_the_intact_weights_until_a_layer_is_damaged() {
         let mut total = biases * 2;
         for (&layer, &damage) in &s.layers {
             let intact = weights.weight(layer).data();
-            total += if damage.kind.only_zeroes() {
+            total += if damage.kind == Kind::Bitflip {
+                // Flipping the same bits again gives the intact values.
+                0
+            } else if damage.kind.only_zeroes() {
                 let (damaged, _) = damaged_layer(&weights, layer, damage, s.seed);
                 let zeroed = intact
                     .iter()
@@ -338,7 +341,11 @@ fn the_model_holds_the_intact_weights_until_a_layer_is_damaged() {
     let both = settings(8, &["conv1=noise:0.1", "fc8=prune:0.5"]);
     show(&mut session, &both);
     assert_eq!(session.intact_bytes(), kept(&both));
-    // Values kept for noise, then drop on the same layer: only what the drop zeroed.
+    // Values kept for noise, then bitflip on the same layer: nothing kept for it.
+    let flipped = settings(8, &["conv1=bitflip:0.001", "fc8=prune:0.5"]);
+    show(&mut session, &flipped);
+    assert_eq!(session.intact_bytes(), kept(&flipped));
+    // Then drop: only what the drop zeroed.
     let dropped = settings(8, &["conv1=drop:0.1", "fc8=prune:0.5"]);
     show(&mut session, &dropped);
     assert_eq!(session.intact_bytes(), kept(&dropped));

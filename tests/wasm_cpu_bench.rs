@@ -2,8 +2,8 @@
 //! full-size AlexNet of random weights, every comparison within the same run:
 //! 1. each layer on Burn's `flex` and on its `ndarray` backend;
 //! 2. the dense layers in pieces of several sizes or on all images at once;
-//! 3. what a move of a dense layer costs before its product: the layer filled from its
-//!    intact values in f16, and `drop` damage.
+//! 3. what a move of a dense layer costs before its product: from a copy of its intact
+//!    values in f16, or from what the last drop zeroed (as a session keeps it on the CPU).
 //! Prints times and ratios; asserts nothing about speed. `./dev bench-wasm` runs it under
 //! node (needs the `ndarray` feature).
 #![cfg(target_arch = "wasm32")]
@@ -133,8 +133,10 @@ async fn dense_path(images: usize, pieces: &[usize], repeat: usize) {
     console_log!("(all at once is the reference: {whole:.1} ms)");
 }
 
-/// A dense layer's move before its product, per layer: its weight filled from intact
-/// values kept in f16 (as a session keeps them), then `drop` damage (one hash per weight).
+/// A dense layer's move before its product, per layer, two ways: with a copy of the intact
+/// values kept in f16, the weight filled from it, then `drop` damage (one hash per weight);
+/// as a session keeps a layer on the CPU, the weight made intact again in the model's buffer
+/// from what the last drop zeroed, then the next drop, keeping what it zeroes.
 fn dense_damage(repeat: usize) {
     let mut weights = synthetic::full_size();
     for layer in Layer::ALL {
@@ -147,8 +149,13 @@ fn dense_damage(repeat: usize) {
         weights.set_layer(layer, w, b).unwrap();
     }
     let kept = Intact::keep(&weights);
+    let mut lent = Intact::lend(&weights);
     let damage = Damage::new(Kind::Drop, 0.3).unwrap();
-    console_log!("3. a dense layer's move before its product, median of {repeat}:");
+    let median = |mut times: Vec<f64>| {
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    console_log!("3. a dense layer's move before its product (drop 0.3), median of {repeat}:");
     for layer in [Layer::Fc6, Layer::Fc7, Layer::Fc8] {
         let mut buffer = vec![0.0f32; weights.weight(layer).len()];
         let (mut fill, mut drop) = (Vec::new(), Vec::new());
@@ -162,13 +169,24 @@ fn dense_damage(repeat: usize) {
             fill.push(filled - start);
             buffer = w;
         }
-        fill.sort_by(f64::total_cmp);
-        drop.sort_by(f64::total_cmp);
+        let mut model = weights.weight(layer).data().to_vec();
+        let (mut zeroing, before) = (Vec::new(), lent.bytes());
+        for seed in 0..=repeat as u64 {
+            let start = now();
+            let (w, _) = lent.next_version(layer, model, Some((damage, seed)));
+            // The first is the layer's first damage, from the model's intact values.
+            if seed > 0 {
+                zeroing.push(now() - start);
+            }
+            model = w.into_parts().1;
+        }
+        let (fill, drop, zeroing) = (median(fill), median(drop), median(zeroing));
         console_log!(
-            "{}: filled from f16 {:.1} ms, drop {:.1} ms",
+            "{}: a copy kept ({:.1} MB): filled from f16 {fill:.1} ms + drop {drop:.1} ms; what drop zeroed kept ({:.1} MB): made intact and dropped {zeroing:.1} ms (copy / zeroed = {:.2}x)",
             layer.name(),
-            fill[repeat / 2],
-            drop[repeat / 2]
+            weights.weight(layer).len() as f64 * 2e-6,
+            (lent.bytes() - before) as f64 / 1e6,
+            (fill + drop) / zeroing,
         );
     }
 }

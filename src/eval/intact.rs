@@ -9,8 +9,9 @@
 //! ([`Intact::lend`]): while the model's version of the layer is intact, the model's own
 //! buffer is the only copy. When the layer is damaged by a damage that only sets weights to
 //! zero (drop, prune, units), only what it zeroed is kept ([`Removed`]: a bit a weight and
-//! the zeroed values), and the damaged version with those is the intact one again; other
-//! damage keeps the layer's values until it is intact again ([`Intact::lend_layer`]). A
+//! the zeroed values), and the damaged version with those is the intact one again; bitflip
+//! keeps nothing (the same flips undo it); noise keeps the layer's values until it is intact
+//! again ([`Intact::lend_layer`]). A
 //! loaded, undamaged session then holds one copy of the weights, not two, and a damaged
 //! one little more (at full size, the f16 copies of eight damaged layers were 122 MB).
 
@@ -19,7 +20,7 @@ use std::collections::BTreeMap;
 use half::f16;
 
 use crate::model::{HostTensor, Layer, ModelInfo, Weights};
-use crate::perturb::{Damage, Zeroed, damage_in_place, layer_index, zeroed_by};
+use crate::perturb::{Damage, Kind, Zeroed, damage_in_place, layer_index, zeroed_by};
 
 /// Values per block (a small buffer, not a layer-sized one).
 const CHUNK: usize = 1 << 16;
@@ -96,7 +97,7 @@ impl Values {
     }
 }
 
-/// What a zeroing damage ([`Kind::only_zeroes`](crate::perturb::Kind::only_zeroes)) took from a layer: which weights it set
+/// What a zeroing damage ([`Kind::only_zeroes`]) took from a layer: which weights it set
 /// to zero that were not zero, and their values, in order. The model's damaged version and
 /// this are the intact values, at an eighth of a byte a weight and two a weight removed,
 /// where a copy of the layer takes two a weight.
@@ -154,6 +155,10 @@ enum Held {
     Lent,
     /// In the model, which holds the layer with these weights zeroed.
     Removed(Removed),
+    /// In the model, which holds the layer with bits flipped by this bitflip damage (of the
+    /// layer with this index): flipping them again gives the intact values, so nothing is
+    /// kept.
+    Flipped(u8, Damage, u64),
 }
 
 struct Kept {
@@ -183,17 +188,27 @@ impl Kept {
     fn bytes(&self) -> usize {
         match &self.held {
             Held::Full(values) => values.bytes(),
-            Held::Lent => 0,
+            Held::Lent | Held::Flipped(..) => 0,
             Held::Removed(removed) => removed.bytes(),
         }
     }
 
     /// The model's values of a lent tensor, `model`, made intact.
     fn intact_from(&self, mut model: Vec<f32>) -> HostTensor {
-        if let Held::Removed(removed) = &self.held {
-            removed.restore(&mut model);
-        }
+        self.restore(&mut model);
         HostTensor::new(self.shape.clone(), model).expect("the model's weight has its shape")
+    }
+
+    /// Makes the model's version of a lent tensor, `model`, intact.
+    fn restore(&self, model: &mut [f32]) {
+        match &self.held {
+            Held::Removed(removed) => removed.restore(model),
+            &Held::Flipped(layer, damage, seed) => {
+                damage_in_place(model, &mut [], layer, damage, seed)
+            }
+            Held::Lent => {}
+            Held::Full(_) => unreachable!("values kept here are not lent"),
+        }
     }
 
     /// The values as f32 in `reuse` when it has their length, else in a new buffer.
@@ -284,19 +299,21 @@ impl Intact {
     /// `layer`'s next version in the model, in `state`, written into `model`: the model's
     /// buffer of its current version (empty when the model's weights are not on the host).
     /// When layers are lent, the intact values are made in that buffer (from what this
-    /// keeps), and a damage that only zeroes weights keeps just what it zeroed; other
-    /// damage keeps the layer's values ([`Values`]), and so does a layer that had them
-    /// already and is made intact or damaged so again.
+    /// keeps), and a damage that only zeroes weights keeps just what it zeroed, bitflip
+    /// nothing; noise keeps the layer's values ([`Values`]), and so does a layer that had
+    /// them already and is made intact or damaged by noise again.
     pub fn next_version(
         &mut self,
         layer: Layer,
         mut model: Vec<f32>,
         state: Option<(Damage, u64)>,
     ) -> (HostTensor, HostTensor) {
-        let zeroes = state.is_some_and(|(damage, _)| damage.kind.only_zeroes());
+        // Damage whose intact values the model's version and little else give back.
+        let light = state
+            .is_some_and(|(damage, _)| damage.kind.only_zeroes() || damage.kind == Kind::Bitflip);
         let kept = &self.tensors[&layer.weight_key()];
         match &kept.held {
-            Held::Full(_) if !(self.lends && zeroes) => {
+            Held::Full(_) if !(self.lends && light) => {
                 return match state {
                     Some((damage, seed)) => self.damaged_in(layer, damage, seed, model),
                     None => self.layer_in(layer, model),
@@ -308,8 +325,7 @@ impl Intact {
                 }
                 values.fill(&mut model);
             }
-            Held::Removed(removed) => removed.restore(&mut model),
-            Held::Lent => {}
+            Held::Lent | Held::Removed(_) | Held::Flipped(..) => kept.restore(&mut model),
         }
         // `model` now holds the intact weight, lent to the model from here on.
         let shape = kept.shape.clone();
@@ -319,6 +335,10 @@ impl Intact {
             let index = layer_index(layer);
             held = match zeroed_by(&model, &mut bias, index, damage, seed) {
                 Some(zeroed) => Held::Removed(Removed::take(&mut model, zeroed)),
+                None if damage.kind == Kind::Bitflip => {
+                    damage_in_place(&mut model, &mut bias, index, damage, seed);
+                    Held::Flipped(index, damage, seed)
+                }
                 None => {
                     let values = Values::of(&model);
                     damage_in_place(&mut model, &mut bias, index, damage, seed);
@@ -410,7 +430,7 @@ impl Intact {
             .map(|(name, kept)| {
                 let tensor = match &kept.held {
                     Held::Full(_) => kept.tensor(),
-                    Held::Lent | Held::Removed(_) => {
+                    Held::Lent | Held::Removed(_) | Held::Flipped(..) => {
                         let layer = Layer::ALL
                             .into_iter()
                             .find(|l| l.weight_key() == *name)
@@ -492,6 +512,75 @@ mod tests {
                 assert_eq!(bits(&c), bits(&b), "{kind:?} {layer:?} reused");
                 assert_eq!(c.data().as_ptr(), at, "{kind:?} {layer:?}: a new buffer");
             }
+        }
+    }
+
+    /// Lent layers go from any version to any other in the model's buffer, each exactly
+    /// what damaging the intact weights gives, and back to the intact values; a layer
+    /// keeps what zeroing damage zeroed, nothing for bitflip, its values for noise.
+    #[test]
+    fn lent_layers_move_between_versions_exactly() {
+        // Some zeros, so that zeroing damage meets weights that are zero already.
+        let w = weights(|i| f16::from_f32((i % 17) as f32 * 0.25 - 2.0).to_f32());
+        let mut lent = Intact::lend(&w);
+        let biases = lent.bytes();
+        let bits = |t: &HostTensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        let states = [
+            Some((Damage::new(Kind::Drop, 0.5).unwrap(), 3)),
+            Some((Damage::new(Kind::Drop, 0.7).unwrap(), 4)),
+            Some((Damage::new(Kind::Bitflip, 0.01).unwrap(), 3)),
+            Some((Damage::new(Kind::Units, 0.5).unwrap(), 3)),
+            None,
+            Some((Damage::new(Kind::Noise, 0.5).unwrap(), 3)),
+            Some((Damage::new(Kind::Prune, 0.4).unwrap(), 3)),
+            Some((Damage::new(Kind::Bitflip, 0.02).unwrap(), 5)),
+            Some((Damage::new(Kind::Noise, 0.5).unwrap(), 6)),
+            None,
+        ];
+        for layer in Layer::ALL {
+            let mut model = w.weight(layer).data().to_vec();
+            let mut copy_kept = false;
+            for state in states {
+                let at = model.as_ptr();
+                let (weight, bias) = lent.next_version(layer, model, state);
+                let (want, want_bias) = match state {
+                    Some((damage, seed)) => damaged_layer(&w, layer, damage, seed),
+                    None => (w.weight(layer).clone(), w.bias(layer).clone()),
+                };
+                let what = format!("{layer:?} {state:?}");
+                assert_eq!(bits(&weight), bits(&want), "{what}");
+                assert_eq!(bits(&bias), bits(&want_bias), "{what}: bias");
+                assert_eq!(weight.data().as_ptr(), at, "{what}: a new buffer");
+                let n = want.len();
+                let kept = lent.bytes() - biases;
+                match state.map(|(d, _)| d.kind) {
+                    // Values kept for noise stay until the layer is lent again.
+                    None => assert_eq!(kept, if copy_kept { n * 2 } else { 0 }, "{what}"),
+                    Some(Kind::Bitflip) => assert_eq!(kept, 0, "{what}"),
+                    Some(Kind::Noise) => assert_eq!(kept, n * 2, "{what}"),
+                    Some(_) => {
+                        let zeroed = (w.weight(layer).data().iter())
+                            .zip(want.data())
+                            .filter(|(i, d)| i.to_bits() != 0 && d.to_bits() == 0)
+                            .count();
+                        assert_eq!(kept, n.div_ceil(64) * 8 + zeroed * 2, "{what}");
+                    }
+                }
+                // The intact weights, read from the model's version.
+                let intact = lent.weights(|l| {
+                    if l == layer {
+                        weight.data().to_vec()
+                    } else {
+                        w.weight(l).data().to_vec()
+                    }
+                });
+                assert_eq!(intact.tensors(), w.tensors(), "{what}: intact");
+                model = weight.into_parts().1;
+                let kind = state.map(|(d, _)| d.kind);
+                copy_kept = kind == Some(Kind::Noise) || (kind.is_none() && copy_kept);
+            }
+            lent.lend_layer(layer);
+            assert_eq!(lent.bytes(), biases, "{layer:?} lent again");
         }
     }
 }
