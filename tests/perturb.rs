@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use lesion::model::{Layer, Weights};
 use lesion::perturb::hash::{self, Stream};
-use lesion::perturb::{Damage, Kind, Settings, SettingsError, apply, damage_values, zeroed_by};
+use lesion::perturb::{Damage, Kind, Settings, SettingsError, apply, damage_values, zero_in_place};
 
 fn zeros(w: &Weights, layer: Layer) -> usize {
     w.weight(layer).data().iter().filter(|v| **v == 0.0).count()
@@ -344,11 +344,12 @@ fn settings_text_round_trips_exactly() {
     }
 }
 
-/// The weights a zeroing damage names ([`zeroed_by`]), zeroed, give exactly what the
-/// damage gives, bias included, at every amount and at sizes that are not whole words of 64
-/// or that a native run splits across threads; other damage names none.
+/// Damage that only zeroes, as [`zero_in_place`] does it, gives exactly what the damage
+/// gives, bias included, and names the weights it zeroed that were not zero, with their
+/// values in order, at every amount and at sizes that are not whole words of 64; other
+/// damage changes nothing there.
 #[test]
-fn the_weights_a_zeroing_damage_names_are_the_ones_it_zeroes() {
+fn zeroing_damage_says_what_it_zeroed() {
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     // Repeated magnitudes (ties for prune), zeros of both signs, a NaN.
     let value = |i: usize| match i % 97 {
@@ -364,24 +365,31 @@ fn the_weights_a_zeroing_damage_names_are_the_ones_it_zeroes() {
         for kind in Kind::ALL {
             for amount in [0.0, 0.3, 0.7, 1.0] {
                 let damage = Damage::new(kind, amount).unwrap();
-                let mut got_bias = bias.clone();
-                let zeroed = zeroed_by(&weight, &mut got_bias, 3, damage, 9);
+                let (mut got, mut got_bias) = (weight.clone(), bias.clone());
+                let mut values = Vec::new();
+                let zeroed = zero_in_place(&mut got, &mut got_bias, 3, damage, 9, |v| {
+                    values.push(v.to_bits())
+                });
                 assert_eq!(zeroed.is_some(), kind.only_zeroes(), "{kind:?}");
                 let Some(zeroed) = zeroed else {
+                    assert_eq!(bits(&got), bits(&weight), "{kind:?}: weights untouched");
                     assert_eq!(bits(&got_bias), bits(&bias), "{kind:?}: bias untouched");
+                    assert!(values.is_empty());
                     continue;
                 };
-                let (want, want_bias) = damage_values(&weight, &bias, 3, damage, 9);
-                let mut got = weight.clone();
-                let mut count = 0;
-                zeroed.each(|i| {
-                    got[i] = 0.0;
-                    count += 1;
-                });
                 let what = format!("{kind:?} {amount} of {n}");
-                assert_eq!(count, zeroed.len(), "{what}");
+                let (want, want_bias) = damage_values(&weight, &bias, 3, damage, 9);
                 assert_eq!(bits(&got), bits(&want), "{what}");
                 assert_eq!(bits(&got_bias), bits(&want_bias), "{what}: bias");
+                let mut named = Vec::new();
+                zeroed.each(|i| named.push(i));
+                let expected: Vec<usize> = (0..n)
+                    .filter(|&i| weight[i].to_bits() != 0 && want[i].to_bits() == 0)
+                    .collect();
+                assert_eq!(named, expected, "{what}: the weights named");
+                assert_eq!(zeroed.len(), expected.len(), "{what}");
+                let held: Vec<u32> = expected.iter().map(|&i| weight[i].to_bits()).collect();
+                assert_eq!(values, held, "{what}: the values kept");
             }
         }
     }

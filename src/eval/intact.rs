@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use half::f16;
 
 use crate::model::{HostTensor, Layer, ModelInfo, Weights};
-use crate::perturb::{Damage, Kind, Zeroed, damage_in_place, layer_index, zeroed_by};
+use crate::perturb::{Damage, Kind, Zeroed, damage_in_place, layer_index, zero_in_place};
 
 /// Values per block (a small buffer, not a layer-sized one).
 const CHUNK: usize = 1 << 16;
@@ -107,29 +107,31 @@ struct Removed {
 }
 
 impl Removed {
-    /// Zeroes the weights `zeroed` names in `weight` (intact), keeping what they held.
-    fn take(weight: &mut [f32], mut zeroed: Zeroed) -> Self {
+    /// Damages `weight` (intact) and `bias` by `damage` from `seed` when it only zeroes
+    /// weights (see [`zero_in_place`]), keeping what it zeroed; `None`, changing nothing,
+    /// for other damage.
+    fn take(
+        weight: &mut [f32],
+        bias: &mut [f32],
+        layer: u8,
+        damage: Damage,
+        seed: u64,
+    ) -> Option<Self> {
         let (mut blocks, mut block) = (Vec::new(), Vec::with_capacity(CHUNK));
-        zeroed.retain(|i| {
-            let value = weight[i];
-            if value.to_bits() == 0 {
-                return false;
-            }
-            weight[i] = 0.0;
+        let zeroed = zero_in_place(weight, bias, layer, damage, seed, |value| {
             block.push(value);
             if block.len() == CHUNK {
                 blocks.push(Block::of(&block));
                 block.clear();
             }
-            true
-        });
+        })?;
         if !block.is_empty() {
             blocks.push(Block::of(&block));
         }
-        Self {
+        Some(Self {
             zeroed,
             values: Values(blocks),
-        }
+        })
     }
 
     /// Writes the values back into `weight` (the damaged version): the intact weight again.
@@ -333,8 +335,8 @@ impl Intact {
         let mut held = Held::Lent;
         if let Some((damage, seed)) = state {
             let index = layer_index(layer);
-            held = match zeroed_by(&model, &mut bias, index, damage, seed) {
-                Some(zeroed) => Held::Removed(Removed::take(&mut model, zeroed)),
+            held = match Removed::take(&mut model, &mut bias, index, damage, seed) {
+                Some(removed) => Held::Removed(removed),
                 None if damage.kind == Kind::Bitflip => {
                     damage_in_place(&mut model, &mut bias, index, damage, seed);
                     Held::Flipped(index, damage, seed)

@@ -83,9 +83,7 @@ pub fn damage_in_place(weight: &mut [f32], bias: &mut [f32], layer: u8, damage: 
 fn drop(weight: &mut [f32], layer: u8, p: f64, seed: u64) {
     let t = hash::threshold(p);
     let key = hash::key(seed, layer, Stream::Drop);
-    split_work(weight, 1, |offset, chunk| {
-        drop_kernel(key, t, offset, chunk)
-    });
+    split_work(weight, |offset, chunk| drop_kernel(key, t, offset, chunk));
 }
 
 /// The drop loop, compiled for several instruction sets and picked at run time: with
@@ -152,45 +150,38 @@ impl Zeroed {
             }
         }
     }
-
-    /// [`Zeroed::each`], keeping the weights for which `f` says `true`.
-    pub fn retain(&mut self, mut f: impl FnMut(usize) -> bool) {
-        for (k, word) in self.words.iter_mut().enumerate() {
-            let mut bits = *word;
-            while bits != 0 {
-                let bit = bits.trailing_zeros();
-                if !f(k * 64 + bit as usize) {
-                    *word &= !(1 << bit);
-                }
-                bits &= bits - 1;
-            }
-        }
-    }
 }
 
-/// The weights `damage` sets to zero, for damage that only zeroes
-/// ([`Kind::only_zeroes`]: drop, prune, units), with `bias` damaged as [`damage_in_place`]
-/// damages it; `weight` is read, not changed. Zeroing those weights gives what
-/// [`damage_in_place`] gives, and a caller can keep what they held first: the layer's
-/// intact values are then its damaged ones and those. `None`, changing nothing, for other
-/// damage.
-pub fn zeroed_by(
-    weight: &[f32],
+/// [`damage_in_place`] for damage that only sets weights to zero ([`Kind::only_zeroes`]:
+/// drop, prune, units), which also says what it zeroed: `keep(value)` is called for every
+/// weight it sets to zero that was not zero (bits, so -0.0 too), in increasing order of
+/// position, and the set of those comes back. With it and the damaged weights, the intact
+/// ones can be made again. `None`, changing nothing, for other damage.
+pub fn zero_in_place(
+    weight: &mut [f32],
     bias: &mut [f32],
     layer: u8,
     damage: Damage,
     seed: u64,
+    mut keep: impl FnMut(f32),
 ) -> Option<Zeroed> {
     let n = weight.len();
     let p = damage.amount;
     let mut zeroed = Zeroed::none(n);
     match damage.kind {
         Kind::Drop => {
+            // The hash and the zeroing in one pass, 64 weights (a word) at a time.
             let t = hash::threshold(p);
             let key = hash::key(seed, layer, Stream::Drop);
-            split_work(&mut zeroed.words, 64, |first, words| {
-                drop_mask_kernel(key, t, n, first, words)
-            });
+            for (k, (chunk, word)) in weight.chunks_mut(64).zip(&mut zeroed.words).enumerate() {
+                let start = k * 64;
+                let mut removed = 0u64;
+                for b in 0..chunk.len() {
+                    let chosen = hash::score_keyed(key, (start + b) as u64) < t;
+                    removed |= u64::from(chosen) << b;
+                }
+                *word = take_word(chunk, removed, &mut keep);
+            }
         }
         Kind::Units => {
             let per_unit = n / bias.len().max(1);
@@ -211,49 +202,51 @@ pub fn zeroed_by(
         }
         Kind::Noise | Kind::Bitflip => return None,
     }
+    if damage.kind != Kind::Drop {
+        for (chunk, word) in weight.chunks_mut(64).zip(&mut zeroed.words) {
+            *word = take_word(chunk, *word, &mut keep);
+        }
+    }
     Some(zeroed)
 }
 
-/// [`drop_kernel`]'s choice as bits: `words` are those of weights from `first` * 64 on, of
-/// `n` in all.
-#[multiversion::multiversion(targets("x86_64+avx512f+avx512dq+avx512vl", "x86_64+avx2"))]
-fn drop_mask_kernel(key: u64, t: u32, n: usize, first: usize, words: &mut [u64]) {
-    for (k, word) in words.iter_mut().enumerate() {
-        let start = (first + k) * 64;
-        let mut bits = 0u64;
-        for i in start..(start + 64).min(n) {
-            let removed = hash::score_keyed(key, i as u64) < t;
-            bits |= u64::from(removed) << (i - start);
+/// Zeroes the weights of `chunk` (64 at most) whose bits are set in `removed`, passing
+/// those that were not zero to `keep`; returns their bits.
+fn take_word(chunk: &mut [f32], removed: u64, keep: &mut impl FnMut(f32)) -> u64 {
+    let (mut kept, mut bits) = (0u64, removed);
+    while bits != 0 {
+        let b = bits.trailing_zeros();
+        let w = &mut chunk[b as usize];
+        if w.to_bits() != 0 {
+            keep(*w);
+            kept |= 1 << b;
+            *w = 0.0;
         }
-        *word = bits;
+        bits &= bits - 1;
     }
+    kept
 }
 
 /// Runs `kernel(offset, chunk)` over the slice. Natively large layers are split over
 /// rayon's pool, the same threads the CPU backend computes on, so the damage never
 /// competes with backend workers that are still spinning after a forward pass.
-/// `per` is how many weights one item of the slice stands for (1 for the weights
-/// themselves, 64 for a bitmask's words).
-fn split_work<T, F>(items: &mut [T], per: usize, kernel: F)
+fn split_work<F>(weight: &mut [f32], kernel: F)
 where
-    T: Send,
-    F: Fn(usize, &mut [T]) + Sync,
+    F: Fn(usize, &mut [f32]) + Sync,
 {
     #[cfg(not(target_arch = "wasm32"))]
     {
         use rayon::prelude::*;
-        let chunk = (1 << 20) / per;
-        if items.len() >= chunk {
-            items
-                .par_chunks_mut(chunk)
+        const CHUNK: usize = 1 << 20;
+        if weight.len() >= CHUNK {
+            weight
+                .par_chunks_mut(CHUNK)
                 .enumerate()
-                .for_each(|(i, part)| kernel(i * chunk, part));
+                .for_each(|(i, chunk)| kernel(i * CHUNK, chunk));
             return;
         }
     }
-    #[cfg(target_arch = "wasm32")]
-    let _ = per;
-    kernel(0, items);
+    kernel(0, weight);
 }
 
 /// Removes exactly k = round(p * n) weights: the smallest |w|, ties broken by lower index.
@@ -333,7 +326,7 @@ fn noise(weight: &mut [f32], layer: u8, a: f64, seed: u64) {
         .sum::<f64>()
         / n;
     let scale = a * var.sqrt();
-    split_work(weight, 1, |offset, chunk| {
+    split_work(weight, |offset, chunk| {
         for (k, w) in chunk.iter_mut().enumerate() {
             let z = hash::normal(seed, layer, (offset + k) as u64);
             *w = (*w as f64 + scale * z) as f32;

@@ -8,7 +8,7 @@ mod settings;
 
 pub(crate) use apply::buffer;
 pub use apply::{
-    Zeroed, apply, damage_in_place, damage_values, damaged_layer, layer_index, zeroed_by,
+    Zeroed, apply, damage_in_place, damage_values, damaged_layer, layer_index, zero_in_place,
 };
 pub use presets::{PRESETS, PaperMark, Preset, paper_mark};
 pub use settings::{Damage, Kind, Settings, SettingsError};

@@ -50,7 +50,7 @@ impl Kind {
     }
 
     /// Whether the damage only sets weights (and, for units, biases) to zero: what it does
-    /// to a layer is then a set of weights, see [`zeroed_by`](super::zeroed_by).
+    /// to a layer is then a set of weights, see [`zero_in_place`](super::zero_in_place).
     pub fn only_zeroes(self) -> bool {
         matches!(self, Kind::Drop | Kind::Prune | Kind::Units)
     }
