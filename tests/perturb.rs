@@ -347,7 +347,8 @@ fn settings_text_round_trips_exactly() {
 /// Damage that only zeroes, as [`zero_in_place`] does it, gives exactly what the damage
 /// gives, bias included, and names the weights it zeroed that were not zero, with their
 /// values in order, at every amount and at sizes that are not whole words of 64; other
-/// damage changes nothing there.
+/// damage changes nothing there. The weights it damages are given word by word by its
+/// `prepare` hook (here into a buffer of NaNs), each word once, in order.
 #[test]
 fn zeroing_damage_says_what_it_zeroed() {
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -365,19 +366,30 @@ fn zeroing_damage_says_what_it_zeroed() {
         for kind in Kind::ALL {
             for amount in [0.0, 0.3, 0.7, 1.0] {
                 let damage = Damage::new(kind, amount).unwrap();
-                let (mut got, mut got_bias) = (weight.clone(), bias.clone());
-                let mut values = Vec::new();
-                let zeroed = zero_in_place(&mut got, &mut got_bias, 3, damage, 9, |v| {
-                    values.push(v.to_bits())
-                });
+                let mut got = if kind.only_zeroes() {
+                    vec![f32::NAN; n]
+                } else {
+                    weight.clone()
+                };
+                let mut got_bias = bias.clone();
+                let (mut values, mut words) = (Vec::new(), 0);
+                let prepare = |k: usize, word: &mut [f32]| {
+                    assert_eq!(k, words, "words in order, once each");
+                    word.copy_from_slice(&weight[64 * k..(64 * k + 64).min(n)]);
+                    words += 1;
+                };
+                let keep = |v: f32| values.push(v.to_bits());
+                let zeroed = zero_in_place(&mut got, &mut got_bias, 3, damage, 9, prepare, keep);
                 assert_eq!(zeroed.is_some(), kind.only_zeroes(), "{kind:?}");
                 let Some(zeroed) = zeroed else {
+                    assert_eq!(words, 0, "{kind:?}: nothing prepared");
                     assert_eq!(bits(&got), bits(&weight), "{kind:?}: weights untouched");
                     assert_eq!(bits(&got_bias), bits(&bias), "{kind:?}: bias untouched");
                     assert!(values.is_empty());
                     continue;
                 };
                 let what = format!("{kind:?} {amount} of {n}");
+                assert_eq!(words, n.div_ceil(64), "{what}: every word prepared");
                 let (want, want_bias) = damage_values(&weight, &bias, 3, damage, 9);
                 assert_eq!(bits(&got), bits(&want), "{what}");
                 assert_eq!(bits(&got_bias), bits(&want_bias), "{what}: bias");

@@ -4,6 +4,7 @@
 //! 2. the dense layers in pieces of several sizes or on all images at once;
 //! 3. what a move of a dense layer costs before its product: from a copy of its intact
 //!    values in f16, or from what the last drop zeroed (as a session keeps it on the CPU).
+//!
 //! Prints times and ratios; asserts nothing about speed. `./dev bench-wasm` runs it under
 //! node (needs the `ndarray` feature).
 #![cfg(target_arch = "wasm32")]

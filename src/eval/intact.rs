@@ -186,8 +186,8 @@ impl Intact {
         state: Option<(Damage, u64)>,
     ) -> (HostTensor, HostTensor) {
         // Damage whose intact values the model's version and little else give back.
-        let light = state
-            .is_some_and(|(damage, _)| damage.kind.only_zeroes() || damage.kind == Kind::Bitflip);
+        let zeroing = state.is_some_and(|(damage, _)| damage.kind.only_zeroes());
+        let light = zeroing || state.is_some_and(|(damage, _)| damage.kind == Kind::Bitflip);
         let kept = &self.tensors[&layer.weight_key()];
         match &kept.held {
             Held::Full(_) if !(self.lends && light) => {
@@ -202,15 +202,27 @@ impl Intact {
                 }
                 values.fill(&mut model);
             }
+            // Zeroing damage makes it intact word by word as it goes (`Removed::take`).
+            Held::Removed(_) if zeroing => {}
             Held::Lent | Held::Removed(_) | Held::Flipped(..) => kept.restore(&mut model),
         }
-        // `model` now holds the intact weight, lent to the model from here on.
+        // `model` now holds the intact weight (or will, see above), lent to the model from
+        // here on.
         let shape = kept.shape.clone();
         let (bias_shape, mut bias) = self.tensors[&layer.bias_key()].tensor().into_parts();
+        let kept = self
+            .tensors
+            .get_mut(&layer.weight_key())
+            .expect("every layer");
+        let before = std::mem::replace(&mut kept.held, Held::Lent);
+        let previous = match &before {
+            Held::Removed(removed) if zeroing => Some(removed),
+            _ => None,
+        };
         let mut held = Held::Lent;
         if let Some((damage, seed)) = state {
             let index = layer_index(layer);
-            held = match Removed::take(&mut model, &mut bias, index, damage, seed) {
+            held = match Removed::take(&mut model, &mut bias, index, damage, seed, previous) {
                 Some(removed) => Held::Removed(removed),
                 None if damage.kind == Kind::Bitflip => {
                     damage_in_place(&mut model, &mut bias, index, damage, seed);
@@ -223,10 +235,7 @@ impl Intact {
                 }
             };
         }
-        self.tensors
-            .get_mut(&layer.weight_key())
-            .expect("every layer")
-            .held = held;
+        kept.held = held;
         let sized = "damage keeps every tensor's size";
         (
             HostTensor::new(shape, model).expect(sized),

@@ -77,8 +77,12 @@ fn lent_layers_move_between_versions_exactly() {
     let biases = lent.bytes();
     let bits = |t: &HostTensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
     let states = [
+        // Zeroing after zeroing: the earlier one undone word by word as the next goes.
         Some((Damage::new(Kind::Drop, 0.5).unwrap(), 3)),
         Some((Damage::new(Kind::Drop, 0.7).unwrap(), 4)),
+        Some((Damage::new(Kind::Prune, 0.3).unwrap(), 3)),
+        Some((Damage::new(Kind::Units, 0.5).unwrap(), 3)),
+        Some((Damage::new(Kind::Drop, 0.2).unwrap(), 5)),
         Some((Damage::new(Kind::Bitflip, 0.01).unwrap(), 3)),
         Some((Damage::new(Kind::Units, 0.5).unwrap(), 3)),
         None,
@@ -133,4 +137,45 @@ fn lent_layers_move_between_versions_exactly() {
         lent.lend_layer(layer);
         assert_eq!(lent.bytes(), biases, "{layer:?} lent again");
     }
+}
+
+/// The fast conversion gives what the general one does: f16 for exactly the f32 values f16
+/// holds (every f16 value of both signs, NaNs included, and their f32 neighbours), none
+/// for the rest.
+#[test]
+fn exact_f16_is_the_general_conversion_checked() {
+    let general = |v: f32| {
+        let h = f16::from_f32(v);
+        (h.to_f32().to_bits() == v.to_bits()).then_some(h.to_bits())
+    };
+    let mut tried = 0;
+    for h in 0..=u16::MAX {
+        let bits = f16::from_bits(h).to_f32().to_bits();
+        for v in [
+            bits,
+            bits.wrapping_add(1),
+            bits.wrapping_sub(1),
+            bits ^ 1 << 12,
+        ] {
+            let v = f32::from_bits(v);
+            assert_eq!(values::exact_f16(v).map(f16::to_bits), general(v), "{v:e}");
+            tried += 1;
+        }
+    }
+    for v in [
+        1e-9f32,
+        65504.0,
+        65520.0,
+        1e6,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+        f32::INFINITY,
+    ] {
+        for v in [v, -v] {
+            assert_eq!(values::exact_f16(v).map(f16::to_bits), general(v), "{v:e}");
+        }
+    }
+    assert_eq!(tried, 4 << 16);
+    assert_eq!(values::exact_f16(0.5), Some(f16::from_f32(0.5)));
+    assert_eq!(values::exact_f16(0.1), None);
 }

@@ -27,16 +27,14 @@ enum Block {
 
 impl Block {
     fn of(chunk: &[f32]) -> Self {
-        let half: Vec<f16> = chunk.iter().map(|v| f16::from_f32(*v)).collect();
-        let exact = half
-            .iter()
-            .zip(chunk)
-            .all(|(h, v)| h.to_f32().to_bits() == v.to_bits());
-        if exact {
-            Block::F16(half)
-        } else {
-            Block::F32(chunk.to_vec())
+        let mut half = Vec::with_capacity(chunk.len());
+        for v in chunk {
+            match exact_f16(*v) {
+                Some(h) => half.push(h),
+                None => return Block::F32(chunk.to_vec()),
+            }
         }
+        Block::F16(half)
     }
 
     fn bytes(&self) -> usize {
@@ -71,13 +69,75 @@ impl Values {
         }
     }
 
-    /// Value `k`, as f32.
-    pub(super) fn get(&self, k: usize, table: &[f32]) -> f32 {
-        match &self.0[k / CHUNK] {
-            Block::F16(v) => table[v[k % CHUNK].to_bits() as usize],
-            Block::F32(v) => v[k % CHUNK],
+    /// Reads the values in order.
+    fn reader(&self) -> Reader<'_> {
+        Reader {
+            blocks: &self.0,
+            block: 0,
+            at: 0,
+            table: f16_table(),
         }
     }
+}
+
+/// A place in [`Values`], read forward one value at a time.
+struct Reader<'a> {
+    blocks: &'a [Block],
+    block: usize,
+    at: usize,
+    table: &'static [f32],
+}
+
+impl<'a> Reader<'a> {
+    /// The next value, as f32.
+    fn next(&mut self) -> f32 {
+        let value = match &self.blocks[self.block] {
+            Block::F16(v) => self.table[v[self.at].to_bits() as usize],
+            Block::F32(v) => v[self.at],
+        };
+        self.step(1);
+        value
+    }
+
+    /// The next `count` values, when they are in one block (as nearly always): a slice.
+    fn run(&mut self, count: usize) -> Option<Run<'a>> {
+        let range = self.at..self.at + count;
+        let run = match self.blocks.get(self.block)? {
+            Block::F16(v) => Run::Half(v.get(range)?),
+            Block::F32(v) => Run::Full(v.get(range)?),
+        };
+        self.step(count);
+        Some(run)
+    }
+
+    fn step(&mut self, count: usize) {
+        self.at += count;
+        if self.at == CHUNK {
+            (self.block, self.at) = (self.block + 1, 0);
+        }
+    }
+}
+
+/// Values that follow one another in a block.
+enum Run<'a> {
+    Half(&'a [f16]),
+    Full(&'a [f32]),
+}
+
+/// `v` in f16 when f16 holds it exactly. Most values are normal f16 numbers, told and
+/// converted by their bits alone (wasm32 has no f16 conversion, and the general one with
+/// its check took most of a dense move's time there); the rest go the general way.
+pub(super) fn exact_f16(v: f32) -> Option<f16> {
+    const NORMAL_LOW: u32 = 113 << 23; // f16's smallest normal exponent, as f32's
+    const NORMAL_SPAN: u32 = 30 << 23; // its 30 normal exponents
+    let bits = v.to_bits();
+    let (sign, magnitude) = ((bits >> 16) & 0x8000, bits & 0x7fff_ffff);
+    if magnitude.wrapping_sub(NORMAL_LOW) < NORMAL_SPAN && bits & 0x1fff == 0 {
+        let h = sign | (magnitude - (112 << 23)) >> 13;
+        return Some(f16::from_bits(h as u16));
+    }
+    let h = f16::from_f32(v);
+    (h.to_f32().to_bits() == bits).then_some(h)
 }
 
 /// What a zeroing damage ([`Kind::only_zeroes`](crate::perturb::Kind::only_zeroes)) took from a layer: which weights it set
@@ -90,24 +150,34 @@ pub(super) struct Removed {
 }
 
 impl Removed {
-    /// Damages `weight` (intact) and `bias` by `damage` from `seed` when it only zeroes
-    /// weights (see [`zero_in_place`]), keeping what it zeroed; `None`, changing nothing,
-    /// for other damage.
+    /// Damages `weight` and `bias` by `damage` from `seed` when it only zeroes weights
+    /// (see [`zero_in_place`]), keeping what it zeroed; `None`, changing nothing, for other
+    /// damage. `weight` is the intact weight, or, given `previous`, the damaged version
+    /// that `previous` was taken from: it is made intact word by word as the damage goes
+    /// (one pass over the layer, not two).
     pub(super) fn take(
         weight: &mut [f32],
         bias: &mut [f32],
         layer: u8,
         damage: Damage,
         seed: u64,
+        previous: Option<&Removed>,
     ) -> Option<Self> {
+        let mut earlier = previous.map(|p| (p, p.values.reader()));
+        let prepare = |k: usize, word: &mut [f32]| {
+            if let Some((previous, values)) = &mut earlier {
+                previous.restore_word(k, word, values);
+            }
+        };
         let (mut blocks, mut block) = (Vec::new(), Vec::with_capacity(CHUNK));
-        let zeroed = zero_in_place(weight, bias, layer, damage, seed, |value| {
+        let keep = |value| {
             block.push(value);
             if block.len() == CHUNK {
                 blocks.push(Block::of(&block));
                 block.clear();
             }
-        })?;
+        };
+        let zeroed = zero_in_place(weight, bias, layer, damage, seed, prepare, keep)?;
         if !block.is_empty() {
             blocks.push(Block::of(&block));
         }
@@ -119,15 +189,38 @@ impl Removed {
 
     /// Writes the values back into `weight` (the damaged version): the intact weight again.
     pub(super) fn restore(&self, weight: &mut [f32]) {
-        let table = f16_table();
-        let mut k = 0;
-        self.zeroed.each(|i| {
-            weight[i] = self.values.get(k, table);
-            k += 1;
-        });
+        let mut values = self.values.reader();
+        for (k, word) in weight.chunks_mut(64).enumerate() {
+            self.restore_word(k, word, &mut values);
+        }
+    }
+
+    /// [`Removed::restore`] for word `k` of the weight (weights 64k..), with `values` at
+    /// the first value of that word.
+    fn restore_word(&self, k: usize, word: &mut [f32], values: &mut Reader) {
+        let bits = self.zeroed.word(k);
+        let table = values.table;
+        match values.run(bits.count_ones() as usize) {
+            Some(Run::Half(run)) => {
+                scatter(word, bits, run.iter().map(|h| table[h.to_bits() as usize]))
+            }
+            Some(Run::Full(run)) => scatter(word, bits, run.iter().copied()),
+            None => scatter(word, bits, std::iter::from_fn(|| Some(values.next()))),
+        }
     }
 
     pub(super) fn bytes(&self) -> usize {
         self.zeroed.bytes() + self.values.bytes()
+    }
+}
+
+/// Writes `values`, in order, to the positions of `word` whose bits are set.
+/// (No more are read than there are bits.)
+fn scatter(word: &mut [f32], mut bits: u64, mut values: impl Iterator<Item = f32>) {
+    while bits != 0
+        && let Some(value) = values.next()
+    {
+        word[bits.trailing_zeros() as usize] = value;
+        bits &= bits - 1;
     }
 }
