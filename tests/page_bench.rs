@@ -165,42 +165,58 @@ async fn worker_ms(browser: &Browser) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// Slider-to-numbers latency, as the page measures it (request to results), and the
-/// worker's own time for it, for `moves` PageUp presses on each layer's slider, fc8 first
-/// (so no move restores an earlier layer); the medians per layer, in ms.
-async fn latencies(browser: &Browser, moves: usize) -> Vec<(Layer, f64, f64)> {
+/// One layer's slider-to-numbers latency, as the page measures it (request to results),
+/// and its parts in the worker: the evaluation itself, and the wait before it for work
+/// already running (a chart point reaching its next break); medians, in ms.
+struct Latency {
+    layer: Layer,
+    ms: f64,
+    worker: f64,
+    waited: f64,
+}
+
+/// [`Latency`] for `moves` PageUp presses on each layer's slider, fc8 first (so no move
+/// restores an earlier layer).
+async fn latencies(browser: &Browser, moves: usize) -> Vec<Latency> {
     let mut out = Vec::new();
     for layer in Layer::ALL.iter().rev() {
-        let (mut times, mut own) = (Vec::new(), Vec::new());
+        let (mut times, mut own, mut waited) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..moves {
             press(browser, *layer, Key::PageUp).await;
-            times.push(
-                browser
-                    .attr("#status", "data-latency-ms")
-                    .await
-                    .parse()
-                    .unwrap(),
-            );
+            let ms = |name: &'static str| async move {
+                let value = browser.attr("#status", name).await;
+                value.parse::<f64>().unwrap()
+            };
+            times.push(ms("data-latency-ms").await);
+            waited.push(ms("data-waited-ms").await);
             own.push(worker_ms(browser).await);
         }
-        out.push((*layer, median(times), median(own)));
+        out.push(Latency {
+            layer: *layer,
+            ms: median(times),
+            worker: median(own),
+            waited: median(waited),
+        });
     }
     out.reverse();
     out
 }
 
-fn print_latencies(images: &str, full: f64, times: &[(Layer, f64, f64)]) {
+fn print_latencies(images: &str, full: f64, times: &[Latency]) {
     println!("speed   slider to numbers, {images} (the page's full evaluation: {full:.0} ms)");
-    for (i, (layer, ms, worker)) in times.iter().enumerate() {
+    for (i, t) in times.iter().enumerate() {
         // A change to layer k re-runs k..fc8: the difference to the next layer's time is
         // what layer k itself costs (its damage, upload and run).
-        let own = ms - times.get(i + 1).map_or(0.0, |(_, t, _)| *t);
+        let own = t.ms - times.get(i + 1).map_or(0.0, |next| next.ms);
         println!(
-            "speed     {:<5} {ms:>8.0} ms  (full / this = {:>5.1}x; this layer's own part {own:>6.0} ms, {:>4.1}% of a conv1 change; the worker's evaluation {worker:>6.0} ms, the rest {:>5.0} ms)",
-            layer.name(),
-            full / ms,
-            100.0 * own / times[0].1,
-            ms - worker
+            "speed     {:<5} {:>8.0} ms  (full / this = {:>5.1}x; this layer's own part {own:>6.0} ms, {:>4.1}% of a conv1 change; the worker's evaluation {:>6.0} ms, waiting in the worker {:>4.0} ms, the rest {:>4.0} ms)",
+            t.layer.name(),
+            t.ms,
+            full / t.ms,
+            100.0 * own / times[0].ms,
+            t.worker,
+            t.waited,
+            t.ms - t.worker - t.waited
         );
     }
 }

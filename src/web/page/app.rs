@@ -141,6 +141,11 @@ fn Status() -> impl IntoView {
     let computing = store.read(|s| s.computing);
     let latency = store.read(|s| s.latency.map(|ms| format!("{ms:.0}")).unwrap_or_default());
     let status = store.read(text::status);
+    // How long the last numbers waited in the worker for other work to pause.
+    let waited = store.read(|s| {
+        let waited = s.results.as_ref().map(|r| r.waited_ms);
+        waited.map(|ms| format!("{ms:.0}")).unwrap_or_default()
+    });
     // The worker's and the page's WebAssembly memory, for benchmarks and the curious.
     let worker_memory = store.read(|s| s.worker_memory().to_string());
     let page_memory = move || {
@@ -149,7 +154,8 @@ fn Status() -> impl IntoView {
     };
     view! {
         <p class="status" id="status" role="status" data-computing=move || computing.get().to_string()
-            data-latency-ms=move || latency.get() data-worker-memory=move || worker_memory.get()
+            data-latency-ms=move || latency.get() data-waited-ms=move || waited.get()
+            data-worker-memory=move || worker_memory.get()
             data-page-memory=page_memory>
             {move || status.get()}
         </p>

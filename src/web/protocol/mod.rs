@@ -165,6 +165,9 @@ pub struct Results {
     pub assessment: Assessment,
     /// Wall time of the evaluation (0 when the result was remembered).
     pub ms: f64,
+    /// How long the request waited in the worker before its evaluation began (ms): for
+    /// work already running, such as a chart point, to reach its next break.
+    pub waited_ms: f64,
     /// The worker's WebAssembly memory afterwards, in bytes.
     pub worker_memory: u64,
 }

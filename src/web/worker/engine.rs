@@ -104,6 +104,7 @@ impl Engine {
         Ok(assessment.map(|assessment| Results {
             assessment,
             ms: now_ms() - start,
+            waited_ms: 0.0,
             worker_memory: memory::wasm_bytes(),
         }))
     }

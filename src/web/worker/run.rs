@@ -264,8 +264,15 @@ async fn work() {
                     Purpose::Probe
                 };
                 let settings = job.settings();
+                let asked = STATE.with_borrow(|s| s.scheduler.last_asked());
+                let waited = asked.map_or(0.0, |asked| (now_ms() - asked).max(0.0));
                 let outcome = engine.evaluate(&settings, purpose, still_wanted).await;
-                outcome.map(|r| r.map(|results| Done::Results(Box::new(results))))
+                outcome.map(|r| {
+                    r.map(|mut results| {
+                        results.waited_ms = waited;
+                        Done::Results(Box::new(results))
+                    })
+                })
             }
             Job::Inside((_, image)) => {
                 let inside = engine.look_inside(&job.settings(), *image).await;
