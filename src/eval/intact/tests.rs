@@ -29,6 +29,23 @@ fn values_come_back_exactly_in_f16_or_f32() {
     let kept = Intact::keep(&halves);
     assert_eq!(kept.bytes(), halves.num_parameters() * 2);
     assert_eq!(kept.weights(|_| unreachable!()).tensors(), halves.tensors());
+    // Values f16 holds but not as normal numbers (its subnormals, zeros of both signs,
+    // infinities, NaN) stay in f16 too.
+    let odd = weights(|i| match i % 6 {
+        0 => 0.0,
+        1 => -0.0,
+        2 => (i % 1023 + 1) as f32 * (-24f32).exp2() * if i % 4 == 0 { -1.0 } else { 1.0 },
+        3 => f32::NEG_INFINITY,
+        4 => f32::NAN,
+        _ => f16::from_f32(i as f32 * 0.37 - 3.0).to_f32(),
+    });
+    let kept = Intact::keep(&odd);
+    assert_eq!(kept.bytes(), odd.num_parameters() * 2);
+    let back = kept.weights(|_| unreachable!());
+    for (name, t) in odd.tensors() {
+        let bits = |t: &HostTensor| t.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&back.tensors()[name]), bits(t), "{name}");
+    }
     // One value f16 cannot hold keeps that tensor in f32, exactly.
     let fine = weights(|i| i as f32 * 0.1 + 1e-7);
     let kept = Intact::keep(&fine);

@@ -27,11 +27,24 @@ enum Block {
 
 impl Block {
     fn of(chunk: &[f32]) -> Self {
-        let mut half = Vec::with_capacity(chunk.len());
-        for v in chunk {
-            match exact_f16(*v) {
-                Some(h) => half.push(h),
-                None => return Block::F32(chunk.to_vec()),
+        // Every value as a normal f16 in one pass without branches (it vectorises); then
+        // the few that are not (subnormal in f16, zero, or not exact) one at a time.
+        let mut odd = false;
+        let mut half: Vec<f16> = (chunk.iter())
+            .map(|v| {
+                let (h, normal) = normal_f16(v.to_bits());
+                odd |= !normal;
+                f16::from_bits(h)
+            })
+            .collect();
+        if odd {
+            for (h, v) in half.iter_mut().zip(chunk) {
+                if !normal_f16(v.to_bits()).1 {
+                    match exact_f16(*v) {
+                        Some(exact) => *h = exact,
+                        None => return Block::F32(chunk.to_vec()),
+                    }
+                }
             }
         }
         Block::F16(half)
@@ -124,20 +137,27 @@ enum Run<'a> {
     Full(&'a [f32]),
 }
 
-/// `v` in f16 when f16 holds it exactly. Most values are normal f16 numbers, told and
-/// converted by their bits alone (wasm32 has no f16 conversion, and the general one with
-/// its check took most of a dense move's time there); the rest go the general way.
-pub(super) fn exact_f16(v: f32) -> Option<f16> {
+/// The f16 bits of the value with these f32 bits when it is a normal f16 number (most
+/// values are), computed from the bits alone (wasm32 has no f16 conversion, and the general
+/// one with its check took most of a dense move's time there); `false` (and bits that mean
+/// nothing) otherwise.
+fn normal_f16(bits: u32) -> (u16, bool) {
     const NORMAL_LOW: u32 = 113 << 23; // f16's smallest normal exponent, as f32's
     const NORMAL_SPAN: u32 = 30 << 23; // its 30 normal exponents
-    let bits = v.to_bits();
     let (sign, magnitude) = ((bits >> 16) & 0x8000, bits & 0x7fff_ffff);
-    if magnitude.wrapping_sub(NORMAL_LOW) < NORMAL_SPAN && bits & 0x1fff == 0 {
-        let h = sign | (magnitude - (112 << 23)) >> 13;
-        return Some(f16::from_bits(h as u16));
+    let normal = (magnitude.wrapping_sub(NORMAL_LOW) < NORMAL_SPAN) & (bits & 0x1fff == 0);
+    let h = sign | magnitude.wrapping_sub(112 << 23) >> 13;
+    (h as u16, normal)
+}
+
+/// `v` in f16 when f16 holds it exactly.
+pub(super) fn exact_f16(v: f32) -> Option<f16> {
+    let (h, normal) = normal_f16(v.to_bits());
+    if normal {
+        return Some(f16::from_bits(h));
     }
     let h = f16::from_f32(v);
-    (h.to_f32().to_bits() == bits).then_some(h)
+    (h.to_f32().to_bits() == v.to_bits()).then_some(h)
 }
 
 /// What a zeroing damage ([`Kind::only_zeroes`](crate::perturb::Kind::only_zeroes)) took from a layer: which weights it set
