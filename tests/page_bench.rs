@@ -166,8 +166,9 @@ async fn worker_ms(browser: &Browser) -> f64 {
 }
 
 /// One layer's slider-to-numbers latency, as the page measures it (request to results),
-/// and its parts in the worker: the evaluation itself, and the wait before it for work
-/// already running (a chart point reaching its next break); medians, in ms.
+/// and its parts: the worker's evaluation, and the wait before it (the request's way to the
+/// worker, and work already running there, a chart point, reaching its next break); the
+/// rest is the answer's way back to the page. Medians, in ms.
 struct Latency {
     layer: Layer,
     ms: f64,
@@ -209,7 +210,7 @@ fn print_latencies(images: &str, full: f64, times: &[Latency]) {
         // what layer k itself costs (its damage, upload and run).
         let own = t.ms - times.get(i + 1).map_or(0.0, |next| next.ms);
         println!(
-            "speed     {:<5} {:>8.0} ms  (full / this = {:>5.1}x; this layer's own part {own:>6.0} ms, {:>4.1}% of a conv1 change; the worker's evaluation {:>6.0} ms, waiting in the worker {:>4.0} ms, the rest {:>4.0} ms)",
+            "speed     {:<5} {:>8.0} ms  (full / this = {:>5.1}x; this layer's own part {own:>6.0} ms, {:>4.1}% of a conv1 change; the worker's evaluation {:>6.0} ms, waiting for it {:>4.0} ms, the rest {:>4.0} ms)",
             t.layer.name(),
             t.ms,
             full / t.ms,

@@ -189,6 +189,7 @@ impl PageState {
                 .pinned
                 .clone()
                 .filter(|_| self.pinned_numbers().is_none()),
+            asked_at: now,
         }
     }
 

@@ -11,7 +11,7 @@ use super::client::Client;
 use super::reducer::{self, Effect as Action};
 use super::state::PageState;
 use crate::share::Link;
-use crate::web::protocol::clock::now_ms;
+use crate::web::protocol::clock::epoch_ms;
 use crate::web::protocol::{Envelope, Request};
 
 /// A handle on the page's state and its worker; `Copy`, so every closure can hold one.
@@ -109,7 +109,7 @@ impl Store {
     fn dispatch(self, envelope: Envelope) {
         let actions = self
             .state
-            .try_update(|s| reducer::on_reply(s, envelope, now_ms()))
+            .try_update(|s| reducer::on_reply(s, envelope, epoch_ms()))
             .unwrap_or_default();
         for action in actions {
             match action {
@@ -150,7 +150,7 @@ impl Store {
                     history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&query));
             }
             if self.peek(PageState::is_ready) {
-                let request = self.state.try_update(|s| s.ask(now_ms()));
+                let request = self.state.try_update(|s| s.ask(epoch_ms()));
                 if let Some(request) = request {
                     self.send(&request);
                 }

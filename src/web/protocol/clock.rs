@@ -20,6 +20,17 @@ pub fn now_ms() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Milliseconds since the Unix epoch, from `performance.timeOrigin + performance.now()`:
+/// a clock the page and its worker share (each scope's `now_ms()` starts at its own
+/// origin).
+pub fn epoch_ms() -> f64 {
+    let origin = get(&js_sys::global(), "performance")
+        .and_then(|performance| get(&performance, "timeOrigin"))
+        .and_then(|t| t.as_f64())
+        .unwrap_or(0.0);
+    origin + now_ms()
+}
+
 /// Resolves after the event loop has run: in the worker, newer requests are read then.
 /// Where the browser has `scheduler.postTask`, the evaluation resumes at background
 /// priority, so a request that is already waiting is handled first; else `setTimeout(0)`.

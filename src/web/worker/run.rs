@@ -12,7 +12,7 @@ use super::loader::{self, Loaded, Outcome};
 use super::scheduler::{Job, Scheduler, Ticket};
 use crate::eval::Purpose;
 use crate::share::BackendChoice;
-use crate::web::protocol::clock::{now_ms, sleep};
+use crate::web::protocol::clock::{epoch_ms, now_ms, sleep};
 use crate::web::protocol::{ChartPoint, Envelope, Failure, PickedFile, Reply, Request, codec};
 
 #[derive(Default)]
@@ -32,6 +32,8 @@ struct WorkerState {
     /// The sample images as fetched, for weights picked later.
     samples: Option<Vec<(String, Vec<u8>)>>,
     backend: BackendChoice,
+    /// When the page sent its last request (see `Request::Evaluate`).
+    page_asked_at: Option<f64>,
 }
 
 thread_local! {
@@ -121,10 +123,12 @@ fn handle(request: Request, beside: Option<JsValue>) {
             first,
             inspect,
             pinned,
+            asked_at,
         } => {
             STATE.with_borrow_mut(|s| {
                 s.scheduler.want(settings, kinds, first, inspect, pinned);
                 s.scheduler.asked_at(now_ms());
+                s.page_asked_at = Some(asked_at);
             });
             kick();
         }
@@ -264,8 +268,8 @@ async fn work() {
                     Purpose::Probe
                 };
                 let settings = job.settings();
-                let asked = STATE.with_borrow(|s| s.scheduler.last_asked());
-                let waited = asked.map_or(0.0, |asked| (now_ms() - asked).max(0.0));
+                let asked = STATE.with_borrow(|s| s.page_asked_at);
+                let waited = asked.map_or(0.0, |asked| (epoch_ms() - asked).max(0.0));
                 let outcome = engine.evaluate(&settings, purpose, still_wanted).await;
                 outcome.map(|r| {
                     r.map(|mut results| {

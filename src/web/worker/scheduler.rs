@@ -118,11 +118,6 @@ impl Scheduler {
         self.asked_at = Some(now);
     }
 
-    /// When the page's last request arrived (this scope's clock, ms).
-    pub fn last_asked(&self) -> Option<f64> {
-        self.asked_at
-    }
-
     /// How long (ms) `job` must wait at `now`: the extras (chart points and the look
     /// inside) until the settings have been left alone for [`QUIET_MS`]; the page's own
     /// settings and the pinned ones never.
