@@ -166,14 +166,18 @@ async fn worker_ms(browser: &Browser) -> f64 {
 }
 
 /// One layer's slider-to-numbers latency, as the page measures it (request to results),
-/// and its parts: the worker's evaluation, and the wait before it (the request's way to the
-/// worker, and work already running there, a chart point, reaching its next break); the
-/// rest is the answer's way back to the page. Medians, in ms.
+/// and its parts: the request's way to the worker (measured across the page's and the
+/// worker's clocks), its wait there (for work already running, a chart point, to reach a
+/// break), the worker's evaluation; the rest is the answer's way back. Medians, in ms.
 struct Latency {
     layer: Layer,
     ms: f64,
     worker: f64,
     waited: f64,
+    to_worker: f64,
+    /// Between one press and the next (the benchmark reads the page in between): chart
+    /// points start once the settings have been left alone for the worker's `QUIET_MS`.
+    apart: f64,
 }
 
 /// [`Latency`] for `moves` PageUp presses on each layer's slider, fc8 first (so no move
@@ -181,8 +185,14 @@ struct Latency {
 async fn latencies(browser: &Browser, moves: usize) -> Vec<Latency> {
     let mut out = Vec::new();
     for layer in Layer::ALL.iter().rev() {
-        let (mut times, mut own, mut waited) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut times, mut own, mut waited, mut to) = (vec![], vec![], vec![], vec![]);
+        let (mut apart, mut last) = (Vec::new(), None::<Instant>);
         for _ in 0..moves {
+            let now = Instant::now();
+            if let Some(last) = last {
+                apart.push((now - last).as_secs_f64() * 1e3);
+            }
+            last = Some(now);
             press(browser, *layer, Key::PageUp).await;
             let ms = |name: &'static str| async move {
                 let value = browser.attr("#status", name).await;
@@ -190,6 +200,7 @@ async fn latencies(browser: &Browser, moves: usize) -> Vec<Latency> {
             };
             times.push(ms("data-latency-ms").await);
             waited.push(ms("data-waited-ms").await);
+            to.push(ms("data-to-worker-ms").await);
             own.push(worker_ms(browser).await);
         }
         out.push(Latency {
@@ -197,6 +208,8 @@ async fn latencies(browser: &Browser, moves: usize) -> Vec<Latency> {
             ms: median(times),
             worker: median(own),
             waited: median(waited),
+            to_worker: median(to),
+            apart: median(apart),
         });
     }
     out.reverse();
@@ -210,14 +223,16 @@ fn print_latencies(images: &str, full: f64, times: &[Latency]) {
         // what layer k itself costs (its damage, upload and run).
         let own = t.ms - times.get(i + 1).map_or(0.0, |next| next.ms);
         println!(
-            "speed     {:<5} {:>8.0} ms  (full / this = {:>5.1}x; this layer's own part {own:>6.0} ms, {:>4.1}% of a conv1 change; the worker's evaluation {:>6.0} ms, waiting for it {:>4.0} ms, the rest {:>4.0} ms)",
+            "speed     {:<5} {:>8.0} ms  (full / this = {:>5.1}x; this layer's own part {own:>6.0} ms, {:>4.1}% of a conv1 change; to the worker {:>4.0} ms, waiting there {:>4.0} ms, its evaluation {:>6.0} ms, the rest {:>4.0} ms; presses {:>4.0} ms apart)",
             t.layer.name(),
             t.ms,
             full / t.ms,
             100.0 * own / times[0].ms,
-            t.worker,
+            t.to_worker,
             t.waited,
-            t.ms - t.worker - t.waited
+            t.worker,
+            t.ms - t.to_worker - t.waited - t.worker,
+            t.apart
         );
     }
 }

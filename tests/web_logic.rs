@@ -55,6 +55,7 @@ fn results(settings: &Settings, tops: [usize; 4]) -> Results {
         assessment: Assessment::new(settings.clone(), report(tops), &intact, Some(Layer::Conv1)),
         ms: 40.0,
         waited_ms: 0.0,
+        arrived_at: 0.0,
         worker_memory: 310 << 20,
     }
 }

@@ -141,7 +141,9 @@ fn Status() -> impl IntoView {
     let computing = store.read(|s| s.computing);
     let latency = store.read(|s| s.latency.map(|ms| format!("{ms:.0}")).unwrap_or_default());
     let status = store.read(text::status);
-    // How long the last numbers waited in the worker for other work to pause.
+    // Where the latency went besides the evaluation: the request's way to the worker, and
+    // its wait there for other work to pause.
+    let to_worker = store.read(|s| s.to_worker.map(|ms| format!("{ms:.0}")).unwrap_or_default());
     let waited = store.read(|s| {
         let waited = s.results.as_ref().map(|r| r.waited_ms);
         waited.map(|ms| format!("{ms:.0}")).unwrap_or_default()
@@ -155,6 +157,7 @@ fn Status() -> impl IntoView {
     view! {
         <p class="status" id="status" role="status" data-computing=move || computing.get().to_string()
             data-latency-ms=move || latency.get() data-waited-ms=move || waited.get()
+            data-to-worker-ms=move || to_worker.get()
             data-worker-memory=move || worker_memory.get()
             data-page-memory=page_memory>
             {move || status.get()}

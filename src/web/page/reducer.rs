@@ -125,6 +125,7 @@ fn on_results(state: &mut PageState, results: Results, now: f64) {
     let current = *results.settings() == state.settings;
     if current {
         state.latency = Some(now - state.asked_at);
+        state.to_worker = Some(results.arrived_at - state.asked_at);
     }
     state.results = Some(results);
     state.computing = !current;

@@ -66,6 +66,8 @@ pub struct PageState {
     /// the settings on screen took to arrive after that.
     pub asked_at: f64,
     pub latency: Option<f64>,
+    /// The part of the latency before the request reached the worker (ms).
+    pub to_worker: Option<f64>,
     /// Why the last evaluation failed.
     pub failure: Option<Failure>,
     /// The image "A look inside" shows (the first until one is chosen).
@@ -106,6 +108,7 @@ impl PageState {
             computing: false,
             asked_at: 0.0,
             latency: None,
+            to_worker: None,
             failure: None,
             selected: None,
             inside: None,
@@ -189,7 +192,6 @@ impl PageState {
                 .pinned
                 .clone()
                 .filter(|_| self.pinned_numbers().is_none()),
-            asked_at: now,
         }
     }
 

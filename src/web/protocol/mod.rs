@@ -61,9 +61,6 @@ pub enum Request {
         /// A pinned result (A) the page has no numbers for: evaluated after the settings,
         /// without moving the session, and answered by [`Reply::Pinned`].
         pinned: Option<Settings>,
-        /// When the page asked (ms, the page's and worker's shared clock, see
-        /// `clock::epoch_ms`): how long the request waited is measured from it.
-        asked_at: f64,
     },
     /// Remove every weight file this browser keeps for the site (Cache Storage); the
     /// model on screen stays loaded. Answered by [`Reply::Forgotten`].
@@ -168,10 +165,12 @@ pub struct Results {
     pub assessment: Assessment,
     /// Wall time of the evaluation (0 when the result was remembered).
     pub ms: f64,
-    /// How long the request waited from the page's asking to the start of its evaluation
-    /// (ms): the message's way to the worker, and work already running there (a chart
-    /// point) reaching its next break.
+    /// How long the request waited in the worker, from its arrival to the start of its
+    /// evaluation (ms): for work already running there (a chart point) to reach a break.
     pub waited_ms: f64,
+    /// When the request arrived in the worker (ms, on the clock page and worker share:
+    /// `clock::epoch_ms`).
+    pub arrived_at: f64,
     /// The worker's WebAssembly memory afterwards, in bytes.
     pub worker_memory: u64,
 }

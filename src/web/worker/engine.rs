@@ -105,6 +105,7 @@ impl Engine {
             assessment,
             ms: now_ms() - start,
             waited_ms: 0.0,
+            arrived_at: 0.0,
             worker_memory: memory::wasm_bytes(),
         }))
     }

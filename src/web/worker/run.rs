@@ -32,8 +32,9 @@ struct WorkerState {
     /// The sample images as fetched, for weights picked later.
     samples: Option<Vec<(String, Vec<u8>)>>,
     backend: BackendChoice,
-    /// When the page sent its last request (see `Request::Evaluate`).
-    page_asked_at: Option<f64>,
+    /// When the page's last request arrived: this scope's clock and the one it shares
+    /// with the page (`clock::epoch_ms`).
+    arrived: Option<(f64, f64)>,
 }
 
 thread_local! {
@@ -123,12 +124,11 @@ fn handle(request: Request, beside: Option<JsValue>) {
             first,
             inspect,
             pinned,
-            asked_at,
         } => {
             STATE.with_borrow_mut(|s| {
                 s.scheduler.want(settings, kinds, first, inspect, pinned);
                 s.scheduler.asked_at(now_ms());
-                s.page_asked_at = Some(asked_at);
+                s.arrived = Some((now_ms(), epoch_ms()));
             });
             kick();
         }
@@ -268,12 +268,12 @@ async fn work() {
                     Purpose::Probe
                 };
                 let settings = job.settings();
-                let asked = STATE.with_borrow(|s| s.page_asked_at);
-                let waited = asked.map_or(0.0, |asked| (epoch_ms() - asked).max(0.0));
+                let (arrived, arrived_at) = STATE.with_borrow(|s| s.arrived).unwrap_or_default();
+                let waited = now_ms() - arrived;
                 let outcome = engine.evaluate(&settings, purpose, still_wanted).await;
                 outcome.map(|r| {
                     r.map(|mut results| {
-                        results.waited_ms = waited;
+                        (results.waited_ms, results.arrived_at) = (waited, arrived_at);
                         Done::Results(Box::new(results))
                     })
                 })
