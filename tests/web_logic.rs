@@ -843,6 +843,34 @@ fn replies_survive_the_wire_and_bad_bytes_are_a_protocol_failure() {
     ));
 }
 
+/// Requests go as postcard bytes too: every kind survives, seeds above 2^53 included, and
+/// bytes that are no request are a protocol failure.
+#[test]
+fn requests_survive_the_wire_and_bad_bytes_are_a_protocol_failure() {
+    let query = "?seed=18446744073709551615&conv1=drop:0.5&fc6=noise:0.2";
+    let settings = share::parse(query).settings;
+    assert_eq!(settings.seed, u64::MAX);
+    let mut state = page(query);
+    for request in [
+        state.ask(12.0),
+        Request::Evaluate {
+            settings: settings.clone(),
+            kinds: [Kind::Bitflip; 8],
+            first: Some(Layer::Fc7),
+            inspect: 99,
+            pinned: Some(settings),
+        },
+        Request::ForgetWeights,
+    ] {
+        let bytes = protocol::request_to_bytes(&request).unwrap();
+        assert_eq!(protocol::request_from_bytes(&bytes).unwrap(), request);
+    }
+    assert!(matches!(
+        protocol::request_from_bytes(&[0xFF, 0xFF, 0xFF]),
+        Err(Failure::Protocol(_))
+    ));
+}
+
 /// The shim in `public/worker.js` writes a start failure's bytes itself (the WebAssembly
 /// that would encode it did not start): they must be what the page decodes.
 #[test]

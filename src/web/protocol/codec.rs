@@ -1,24 +1,18 @@
-//! Messages as they cross between page and worker. Requests go as JavaScript values
-//! (serde-wasm-bindgen; picked `File`s beside them, uncopied); replies as
-//! postcard bytes in one `Uint8Array` (serde-wasm-bindgen, which walks a JavaScript object
-//! field by field across the wasm boundary, took about 0.5 s of the page's thread to read
-//! one result of 100 predictions in headless Chromium).
+//! Messages as they cross between page and worker: postcard bytes in one `Uint8Array`
+//! both ways, a request with picked `File`s as the pair `[bytes, files]` (the files
+//! uncopied). serde-wasm-bindgen, which walks a JavaScript object field by field across
+//! the wasm boundary, took about 0.5 s of the page's thread to read one result of 100
+//! predictions in headless Chromium, and a request of a few fields cost milliseconds on
+//! each side of every slider move.
 
-use serde::Serialize;
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::{Envelope, Failure, Reply, Request};
 
-fn serializer() -> serde_wasm_bindgen::Serializer {
-    // u64 seeds above 2^53 must survive: as BigInt.
-    serde_wasm_bindgen::Serializer::new().serialize_large_number_types_as_bigints(true)
-}
-
 /// A request, and with `beside` (e.g. the picked `File`s) the pair `[request, beside]`.
 pub fn encode_request(request: &Request, beside: Option<&JsValue>) -> Result<JsValue, Failure> {
-    let value = request
-        .serialize(&serializer())
-        .map_err(|e| Failure::Protocol(format!("cannot encode a request: {e}")))?;
+    let bytes = super::request_to_bytes(request)?;
+    let value: JsValue = js_sys::Uint8Array::from(bytes.as_slice()).into();
     Ok(match beside {
         Some(beside) => js_sys::Array::of2(&value, beside).into(),
         None => value,
@@ -33,9 +27,10 @@ pub fn decode_request(value: JsValue) -> Result<(Request, Option<JsValue>), Fail
     } else {
         (value, None)
     };
-    let request = serde_wasm_bindgen::from_value(value)
-        .map_err(|e| Failure::Protocol(format!("cannot read a request: {e}")))?;
-    Ok((request, beside))
+    let bytes = value
+        .dyn_into::<js_sys::Uint8Array>()
+        .map_err(|_| Failure::Protocol("a request from the page is not bytes".into()))?;
+    Ok((super::request_from_bytes(&bytes.to_vec())?, beside))
 }
 
 pub fn encode_reply(envelope: &Envelope) -> Result<JsValue, Failure> {

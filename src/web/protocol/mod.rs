@@ -234,6 +234,18 @@ pub struct Envelope {
     pub reply: Reply,
 }
 
+/// A request's bytes on the wire (postcard, as replies).
+pub fn request_to_bytes(request: &Request) -> Result<Vec<u8>, Failure> {
+    postcard::to_allocvec(request)
+        .map_err(|e| Failure::Protocol(format!("cannot encode a request: {e}")))
+}
+
+/// Reads a request's bytes; anything else is a [`Failure::Protocol`].
+pub fn request_from_bytes(bytes: &[u8]) -> Result<Request, Failure> {
+    postcard::from_bytes(bytes)
+        .map_err(|e| Failure::Protocol(format!("cannot read a request: {e}")))
+}
+
 /// A reply's bytes on the wire (postcard).
 pub fn to_bytes(envelope: &Envelope) -> Result<Vec<u8>, Failure> {
     postcard::to_allocvec(envelope)
