@@ -15,6 +15,7 @@ mod failure;
 #[cfg(target_arch = "wasm32")]
 pub mod memory;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::eval::{Assessment, Inside, Interval, Report};
@@ -234,25 +235,33 @@ pub struct Envelope {
     pub reply: Reply,
 }
 
-/// A request's bytes on the wire (postcard, as replies).
+/// A message's bytes on the wire (postcard), both ways; `what` names it in the failure.
+fn encode(message: &impl Serialize, what: &str) -> Result<Vec<u8>, Failure> {
+    postcard::to_allocvec(message)
+        .map_err(|e| Failure::Protocol(format!("cannot encode {what}: {e}")))
+}
+
+/// Reads a message's bytes; anything else is a [`Failure::Protocol`].
+fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Failure> {
+    postcard::from_bytes(bytes).map_err(|e| Failure::Protocol(format!("cannot read {what}: {e}")))
+}
+
+/// A request's bytes on the wire.
 pub fn request_to_bytes(request: &Request) -> Result<Vec<u8>, Failure> {
-    postcard::to_allocvec(request)
-        .map_err(|e| Failure::Protocol(format!("cannot encode a request: {e}")))
+    encode(request, "a request")
 }
 
-/// Reads a request's bytes; anything else is a [`Failure::Protocol`].
+/// Reads a request's bytes.
 pub fn request_from_bytes(bytes: &[u8]) -> Result<Request, Failure> {
-    postcard::from_bytes(bytes)
-        .map_err(|e| Failure::Protocol(format!("cannot read a request: {e}")))
+    decode(bytes, "a request")
 }
 
-/// A reply's bytes on the wire (postcard).
+/// A reply's bytes on the wire.
 pub fn to_bytes(envelope: &Envelope) -> Result<Vec<u8>, Failure> {
-    postcard::to_allocvec(envelope)
-        .map_err(|e| Failure::Protocol(format!("cannot encode a reply: {e}")))
+    encode(envelope, "a reply")
 }
 
-/// Reads a reply's bytes; anything else is a [`Failure::Protocol`].
+/// Reads a reply's bytes.
 pub fn from_bytes(bytes: &[u8]) -> Result<Envelope, Failure> {
-    postcard::from_bytes(bytes).map_err(|e| Failure::Protocol(format!("cannot read a reply: {e}")))
+    decode(bytes, "a reply")
 }
