@@ -139,15 +139,14 @@ fn Workbench(model: LoadedModel) -> impl IntoView {
 fn Status() -> impl IntoView {
     let store = Store::get();
     let computing = store.read(|s| s.computing);
-    let latency = store.read(|s| s.latency.map(|ms| format!("{ms:.0}")).unwrap_or_default());
+    // Milliseconds as the attributes below give them: whole, or empty when unknown.
+    let whole = |ms: Option<f64>| ms.map(|ms| format!("{ms:.0}")).unwrap_or_default();
+    let latency = store.read(move |s| whole(s.latency));
     let status = store.read(text::status);
     // Where the latency went besides the evaluation: the request's way to the worker, and
     // its wait there for other work to pause.
-    let to_worker = store.read(|s| s.to_worker.map(|ms| format!("{ms:.0}")).unwrap_or_default());
-    let waited = store.read(|s| {
-        let waited = s.results.as_ref().map(|r| r.waited_ms);
-        waited.map(|ms| format!("{ms:.0}")).unwrap_or_default()
-    });
+    let to_worker = store.read(move |s| whole(s.to_worker));
+    let waited = store.read(move |s| whole(s.results.as_ref().map(|r| r.waited_ms)));
     // The worker's and the page's WebAssembly memory, for benchmarks and the curious.
     let worker_memory = store.read(|s| s.worker_memory().to_string());
     let page_memory = move || {
