@@ -27,8 +27,9 @@ enum Block {
 
 impl Block {
     fn of(chunk: &[f32]) -> Self {
-        // Every value as a normal f16 in one pass without branches (it vectorises); then
-        // the few that are not (subnormal in f16, zero, or not exact) one at a time.
+        // Every value as a normal f16 in one pass without branches (it vectorises); when
+        // some are not (subnormal in f16, zero, or not exact), the block again value by
+        // value, those few by the general conversion.
         let mut odd = false;
         let mut half: Vec<f16> = (chunk.iter())
             .map(|v| {
@@ -39,11 +40,9 @@ impl Block {
             .collect();
         if odd {
             for (h, v) in half.iter_mut().zip(chunk) {
-                if !normal_f16(v.to_bits()).1 {
-                    match exact_f16(*v) {
-                        Some(exact) => *h = exact,
-                        None => return Block::F32(chunk.to_vec()),
-                    }
+                match exact_f16(*v) {
+                    Some(exact) => *h = exact,
+                    None => return Block::F32(chunk.to_vec()),
                 }
             }
         }
