@@ -20,6 +20,29 @@ fn cli_eval(extra: &[&str]) -> serde_json::Value {
     cli_json(&site().join("weights/demo"), extra)
 }
 
+/// The module's exports run only themselves. Linked as a "command" (nothing calls the
+/// static constructors), wasm-ld wraps every export in a `NAME.command_export` that first
+/// re-runs every constructor of the module (Burn's GPU compiler registers hundreds), and
+/// every call from JavaScript (each closure, each value handed in) paid for it: a slider
+/// move on fc8 spent more time there than in the evaluation.
+#[test]
+#[ignore = "needs the built site: run by ./dev test"]
+fn the_modules_exports_do_not_rerun_the_static_constructors() {
+    let build: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(site().join("build.json")).unwrap()).unwrap();
+    let wasm = std::fs::read(site().join(build["wasm"].as_str().unwrap())).unwrap();
+    let has = |needle: &str| wasm.windows(needle.len()).any(|w| w == needle.as_bytes());
+    // The test site is built without wasm-opt, so the name section is there to read.
+    assert!(
+        has("lesion::web::start"),
+        "the module has no function names to check"
+    );
+    assert!(
+        !has(".command_export") && !has("_command_export"),
+        "exports are wrapped to run the static constructors on every call"
+    );
+}
+
 #[tokio::test]
 #[ignore = "needs the built site and chromedriver: run by ./dev test"]
 async fn page_shows_the_demo_models_top1_equal_to_the_cli_on_webgpu_and_cpu() {
