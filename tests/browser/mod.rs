@@ -100,13 +100,25 @@ impl Browser {
         wait_for_port(http).await;
         wait_for_port(driver_port).await;
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({"args": [
-                "--headless=new", "--no-sandbox", "--enable-unsafe-webgpu", "--window-size=1280,800",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"
-            ]}),
-        );
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--enable-unsafe-webgpu",
+            "--window-size=1280,800",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ]
+        .map(String::from)
+        .into();
+        // More arguments, space-separated: e.g. a trace of the page and its worker with
+        // `--trace-startup=devtools.timeline,disabled-by-default-v8.cpu_profiler
+        // --trace-startup-format=json --trace-startup-file=PATH` (see the README).
+        if let Ok(more) = std::env::var("LESION_CHROME_ARGS") {
+            args.extend(more.split_whitespace().map(String::from));
+        }
+        caps.insert("goog:chromeOptions".into(), json!({ "args": args }));
         // WebDriver here is plain HTTP on loopback.
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(caps)
